@@ -1,0 +1,102 @@
+// Renders domain events of Graph-facing legs as commsNotifications and hands them to the outbox.
+import { randomUUID } from 'node:crypto';
+import type { AppLeg } from '../../calls/AppLeg.ts';
+import type { CallObserver } from '../../calls/CallService.ts';
+import type { LegState } from '../../calls/CallTypes.ts';
+import type { Operation } from '../../calls/Operation.ts';
+import type { Participant } from '../../calls/Participant.ts';
+import type { Outbox } from '../../notify/Outbox.ts';
+import { canSeeCaller } from '../../identity/Permissions.ts';
+import {
+  callPath,
+  operationPath,
+  renderCall,
+  renderCallDelta,
+  renderOperation,
+  renderParticipant,
+  renderToneInfo,
+  type RenderContext,
+} from './GraphWire.ts';
+
+type Json = Record<string, unknown>;
+
+export class GraphNotifier implements CallObserver {
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly baseUrl: () => string,
+    private readonly casing: 'lowercase' | 'pascalCase',
+  ) {}
+
+  private ctx(leg: AppLeg): RenderContext {
+    return { baseUrl: this.baseUrl(), version: leg.request.apiVersion, casing: this.casing, canSeeCaller: canSeeCaller(leg.app.permissions) };
+  }
+
+  legIncoming(leg: AppLeg): void {
+    const data = renderCall(leg, this.ctx(leg));
+    data['@odata.id'] = callPath(leg);
+    this.send(leg, 'created', callPath(leg), data);
+  }
+
+  legStateChanged(leg: AppLeg, _previous: LegState): void {
+    const state = leg.state;
+    this.send(leg, state === 'terminated' ? 'deleted' : 'updated', callPath(leg), renderCallDelta(leg, state));
+  }
+
+  rosterChanged(leg: AppLeg, changed: Participant[]): void {
+    if (leg.ended) return;
+    const delta = Boolean((leg.request.wire.callOptions as Json | undefined)?.isDeltaRosterEnabled);
+    let list: Participant[];
+    if (delta) list = changed;
+    else if (leg.participant.isInLobby) list = [leg.participant];
+    else list = leg.call.active().filter((p) => p.connected || p.isInLobby);
+    this.send(leg, 'updated', `${callPath(leg)}/participants`, list.map(renderParticipant));
+  }
+
+  operationCompleted(leg: AppLeg, op: Operation): void {
+    const data = renderOperation(op, this.casing);
+    data['@odata.id'] = operationPath(leg, op);
+    this.send(leg, 'deleted', operationPath(leg, op), data);
+  }
+
+  toneReceived(leg: AppLeg): void {
+    this.send(leg, 'updated', callPath(leg), {
+      '@odata.type': '#microsoft.graph.call',
+      '@odata.id': callPath(leg),
+      state: leg.state,
+      id: leg.id,
+      toneInfo: renderToneInfo(leg),
+    });
+  }
+
+  private send(leg: AppLeg, changeType: 'created' | 'updated' | 'deleted', resourceUrl: string, resourceData: Json | Json[]): void {
+    const url = leg.request.callbackUri ?? leg.app.callingWebhook;
+    if (!url) return;
+    const body = {
+      '@odata.type': '#microsoft.graph.commsNotifications',
+      value: [
+        {
+          '@odata.type': '#microsoft.graph.commsNotification',
+          changeType,
+          resource: resourceUrl.replace('/communications/calls/', '/app/calls/'),
+          resourceUrl,
+          callbackUri: url,
+          resourceData,
+        },
+      ],
+    };
+    this.outbox.enqueue({
+      stream: leg.id,
+      tenantId: leg.tenantId,
+      appId: leg.app.appId,
+      callId: leg.id,
+      url,
+      kind: 'graph',
+      headers: {
+        'x-microsoft-skype-chain-id': leg.callChainId,
+        'x-microsoft-skype-message-id': randomUUID(),
+        'scenario-id': leg.callChainId,
+      },
+      body: JSON.stringify(body),
+    });
+  }
+}

@@ -1,0 +1,146 @@
+// The configuration file's schema: every key, its type and its default, in one place.
+// docs/configuration.md documents the same shape with a complete example.
+import { z } from 'zod';
+
+export const CALLING_PERMISSIONS = [
+  'Calls.Initiate.All',
+  'Calls.InitiateGroupCall.All',
+  'Calls.JoinGroupCall.All',
+  'Calls.JoinGroupCallAsGuest.All',
+  'Calls.AccessMedia.All',
+] as const;
+export type CallingPermission = (typeof CALLING_PERMISSIONS)[number];
+
+const virtualBehaviour = z
+  .object({
+    /** auto: answers after answerAfterMs; manual: rings until the simulator answers; reject; never; unreachable. */
+    answer: z.enum(['auto', 'manual', 'reject', 'never', 'unreachable']).default('auto'),
+    answerAfterMs: z.number().int().min(0).max(600_000).default(1000),
+    rejectReason: z.enum(['busy', 'declined']).default('busy'),
+  })
+  .strict();
+
+export const endpointSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('virtual'), behaviour: virtualBehaviour.default({}) }).strict(),
+]);
+
+export const applicationSchema = z
+  .object({
+    appId: z.string().min(1),
+    displayName: z.string().min(1),
+    secrets: z.array(z.string().min(8)).default([]),
+    permissions: z.array(z.enum(CALLING_PERMISSIONS)).default([]),
+    callingWebhook: z.string().url().nullable().default(null),
+  })
+  .strict();
+
+export const applicationInstanceSchema = z
+  .object({
+    id: z.string().min(1),
+    appId: z.string().min(1),
+    displayName: z.string().min(1),
+    phoneNumber: z.string().regex(/^\+[1-9][0-9]{3,15}$/, 'an E.164 number such as +14255550100').nullable().default(null),
+  })
+  .strict();
+
+export const userSchema = z
+  .object({
+    id: z.string().min(1),
+    displayName: z.string().min(1),
+    phoneNumber: z.string().regex(/^\+[1-9][0-9]{3,15}$/, 'an E.164 number such as +14255550100').nullable().default(null),
+    endpoint: endpointSchema.default({ kind: 'virtual', behaviour: {} }),
+  })
+  .strict();
+
+export const meetingSchema = z
+  .object({
+    id: z.string().min(1),
+    subject: z.string().nullable().default(null),
+    organizerId: z.string().min(1),
+    threadId: z.string().min(1),
+    messageId: z.string().default('0'),
+    joinMeetingId: z.string().regex(/^[0-9]{6,20}$/).nullable().default(null),
+    passcode: z.string().nullable().default(null),
+    joinToken: z.string().nullable().default(null),
+    /** Who goes straight in; the others wait in the lobby until admitted. Guests are never "organization". */
+    lobbyBypass: z.enum(['everyone', 'organization', 'organizer', 'invited']).default('organization'),
+  })
+  .strict();
+
+export const tenantSchema = z
+  .object({
+    id: z.string().min(1),
+    displayName: z.string().default('Tenant'),
+    applications: z.array(applicationSchema).default([]),
+    applicationInstances: z.array(applicationInstanceSchema).default([]),
+    users: z.array(userSchema).default([]),
+    meetings: z.array(meetingSchema).default([]),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** The origin that clients and bots use to reach Telegraph; defaults to http://host:port. */
+        publicUrl: z.string().url().nullable().default(null),
+        bodyLimitBytes: z.number().int().min(1024).default(1024 * 1024),
+      })
+      .strict()
+      .default({}),
+    dataDir: z.string().default('./.telegraph'),
+    /** Protects /admin and /simulator. Generated and printed on first start when unset. */
+    adminKey: z.string().min(16).nullable().default(null),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({}),
+    identity: z
+      .object({
+        tokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(3600),
+        notificationTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(3600),
+      })
+      .strict()
+      .default({}),
+    calls: z
+      .object({
+        /** An incoming call not answered, rejected or redirected within this time ends (the caller hears 408). */
+        answerTimeoutMs: z.number().int().min(100).default(15_000),
+        /** A call with no keepAlive for this long ends with 408/8537. */
+        keepAliveTimeoutMs: z.number().int().min(1000).default(45 * 60_000),
+        /** How long an outgoing call rings before it ends as not answered. */
+        ringTimeoutMs: z.number().int().min(100).default(60_000),
+        /** Accept http:// callbackUris on hosts other than loopback (development only). */
+        allowInsecureCallbacks: z.boolean().default(false),
+        /** Casing of operation status values: the documentation's lowercase, or the metadata's PascalCase. */
+        operationStatusCasing: z.enum(['lowercase', 'pascalCase']).default('lowercase'),
+        /** Most targets a group call may be created with. */
+        maxGroupTargets: z.number().int().min(1).max(50).default(5),
+      })
+      .strict()
+      .default({}),
+    notifications: z
+      .object({
+        timeoutMs: z.number().int().min(100).default(5000),
+        maxAttempts: z.number().int().min(1).max(100).default(8),
+        backoffBaseMs: z.number().int().min(1).default(500),
+        backoffMaxMs: z.number().int().min(1).default(60_000),
+        /** Deliveries in flight at once across all calls (each call has at most one). */
+        concurrency: z.number().int().min(1).max(10_000).default(256),
+        /** Delivered rows older than this are pruned from the outbox. */
+        retentionMs: z.number().int().min(0).default(24 * 3600_000),
+        shutdownFlushMs: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .default({}),
+    tenants: z.array(tenantSchema).nullable().default(null),
+  })
+  .strict();
+
+export type TelegraphConfig = z.infer<typeof configSchema>;
+export type TenantConfig = z.infer<typeof tenantSchema>;
+export type ApplicationConfig = z.infer<typeof applicationSchema>;
+export type ApplicationInstanceConfig = z.infer<typeof applicationInstanceSchema>;
+export type UserConfig = z.infer<typeof userSchema>;
+export type MeetingConfig = z.infer<typeof meetingSchema>;
+export type EndpointConfig = z.infer<typeof endpointSchema>;
+export type VirtualBehaviour = z.infer<typeof virtualBehaviour>;

@@ -1,0 +1,205 @@
+// The composition root: builds every part from the configuration and wires them together.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { TelegraphConfig } from './config/ConfigSchema.ts';
+import { CALLING_PERMISSIONS } from './config/ConfigSchema.ts';
+import { StateStore } from './storage/StateStore.ts';
+import { Directory, newSecret } from './directory/Directory.ts';
+import { KeyStore } from './identity/KeyStore.ts';
+import { TokenService } from './identity/TokenService.ts';
+import { HttpDelivery } from './notify/HttpDelivery.ts';
+import { Outbox } from './notify/Outbox.ts';
+import { CallService } from './calls/CallService.ts';
+import { Results } from './calls/ResultCodes.ts';
+import { GraphNotifier } from './api/graph/GraphNotifier.ts';
+import { buildHttp } from './api/http.ts';
+import { registerGraphRoutes } from './api/graph/graphRoutes.ts';
+import { registerIdentityRoutes } from './api/identity/identityRoutes.ts';
+import { registerAdminRoutes } from './api/admin/adminRoutes.ts';
+import { registerSimulatorRoutes } from './api/simulator/simulatorRoutes.ts';
+import { VirtualEndpoints } from './endpoints/virtual/VirtualEndpoints.ts';
+
+export interface DevelopmentTenant {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  applicationInstanceId: string;
+  phoneNumber: string;
+  userIds: string[];
+  meetingId: string;
+}
+
+export interface TelegraphOptions {
+  logger?: Logger;
+  /** Keep state in memory only (tests); the data directory is then used for nothing. */
+  inMemory?: boolean;
+}
+
+export class Telegraph {
+  readonly http: FastifyInstance;
+  readonly store: StateStore;
+  readonly directory: Directory;
+  readonly calls: CallService;
+  readonly outbox: Outbox;
+  readonly virtual: VirtualEndpoints;
+  readonly adminKey: string;
+  readonly developmentTenant: DevelopmentTenant | null;
+  private url: string | null = null;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: TelegraphConfig,
+    readonly log: Logger,
+    parts: {
+      store: StateStore; directory: Directory; calls: CallService; outbox: Outbox; virtual: VirtualEndpoints;
+      http: FastifyInstance; adminKey: string; dev: DevelopmentTenant | null; delivery: HttpDelivery;
+    },
+  ) {
+    this.store = parts.store;
+    this.directory = parts.directory;
+    this.calls = parts.calls;
+    this.outbox = parts.outbox;
+    this.virtual = parts.virtual;
+    this.http = parts.http;
+    this.adminKey = parts.adminKey;
+    this.developmentTenant = parts.dev;
+    this.delivery = parts.delivery;
+  }
+
+  private readonly delivery: HttpDelivery;
+
+  static async create(config: TelegraphConfig, options: TelegraphOptions = {}): Promise<Telegraph> {
+    const log = options.logger ?? pino({ level: config.log.level, base: { service: 'telegraph' } });
+    const dataDir = options.inMemory ? null : resolve(config.dataDir);
+    const store = new StateStore(dataDir);
+    const directory = new Directory(store);
+
+    let adminKey = config.adminKey ?? store.getSetting('adminKey');
+    if (!adminKey) {
+      adminKey = randomBytes(24).toString('base64url');
+      store.setSetting('adminKey', adminKey);
+    }
+
+    let dev: DevelopmentTenant | null = null;
+    if (config.tenants) {
+      for (const t of config.tenants) directory.applyTenantConfig(t);
+    } else {
+      const saved = store.getSetting('developmentTenant');
+      dev = saved ? (JSON.parse(saved) as DevelopmentTenant) : directory.listTenants().length === 0 ? createDevelopmentTenant(directory) : null;
+      if (dev && !saved) {
+        store.setSetting('developmentTenant', JSON.stringify(dev));
+        if (dataDir) {
+          mkdirSync(dataDir, { recursive: true });
+          writeFileSync(join(dataDir, 'development-tenant.json'), JSON.stringify(dev, null, 2), { mode: 0o600 });
+        }
+      }
+    }
+
+    const keys = await KeyStore.open(dataDir);
+    let instance: Telegraph | null = null;
+    const publicUrl = () => config.server.publicUrl?.replace(/\/$/, '') ?? instance?.url ?? `http://${config.server.host}:${config.server.port}`;
+    const tokens = new TokenService(keys, publicUrl, config.identity.tokenLifetimeSeconds, config.identity.notificationTokenLifetimeSeconds);
+    const delivery = new HttpDelivery(config.notifications.timeoutMs);
+    const outbox = new Outbox(store, config.notifications, delivery, (tid, appId) => tokens.notificationToken(tid, appId), log.child({ component: 'outbox' }));
+    const calls = new CallService(directory, config.calls, log.child({ component: 'calls' }));
+    calls.observe(new GraphNotifier(outbox, publicUrl, config.calls.operationStatusCasing));
+    const virtual = new VirtualEndpoints(directory, calls);
+    calls.registerDriver('virtual', virtual);
+
+    const http = buildHttp(log, config.server.bodyLimitBytes);
+    http.get('/', async () => ({ service: 'telegraph', graph: `${publicUrl()}/v1.0/communications/calls`, docs: 'https://github.com/ (see README.md)' }));
+    http.get('/healthz', async () => ({ status: 'ok', activeCalls: calls.activeCalls().length, pendingNotifications: outbox.pending }));
+    registerIdentityRoutes(http, { directory, tokens, keys, publicUrl });
+    registerGraphRoutes(http, {
+      calls, directory, tokens, publicUrl,
+      allowInsecureCallbacks: config.calls.allowInsecureCallbacks,
+      casing: config.calls.operationStatusCasing,
+      maxGroupTargets: config.calls.maxGroupTargets,
+    });
+    registerAdminRoutes(http, { directory, calls, outbox, adminKey });
+    registerSimulatorRoutes(http, { directory, virtual, adminKey });
+
+    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery });
+    return instance;
+  }
+
+  /** The origin clients use: the configured public URL, else the address listened on. */
+  get publicUrl(): string {
+    return this.config.server.publicUrl?.replace(/\/$/, '') ?? this.url ?? `http://${this.config.server.host}:${this.config.server.port}`;
+  }
+
+  async listen(): Promise<string> {
+    await this.http.listen({ host: this.config.server.host, port: this.config.server.port });
+    const addr = this.http.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : this.config.server.port;
+    const host = this.config.server.host.includes(':') ? `[${this.config.server.host}]` : this.config.server.host;
+    this.url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    this.outbox.start();
+    return this.url;
+  }
+
+  /** Graceful stop: no new work, every active call ended with its notifications, the outbox flushed. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.calls.stopAccepting();
+      this.calls.endAll(Results.shutdown());
+      const flushed = await this.outbox.flush(this.config.notifications.shutdownFlushMs);
+      if (!flushed) this.log.warn({ pending: this.outbox.pending }, 'shutdown: notifications still pending; they will be delivered at the next start');
+      this.outbox.stop();
+      await this.http.close();
+      await this.delivery.close();
+      this.store.close();
+    })();
+    return this.stopping;
+  }
+}
+
+function createDevelopmentTenant(directory: Directory): DevelopmentTenant {
+  const tenantId = randomUUID();
+  const clientId = randomUUID();
+  const clientSecret = newSecret();
+  const instanceId = randomUUID();
+  const phoneNumber = '+14255550100';
+  const users = [
+    { id: randomUUID(), displayName: 'Adele Vance', phoneNumber: '+14255550101', answer: 'auto' as const },
+    { id: randomUUID(), displayName: 'Alex Wilber', phoneNumber: '+14255550102', answer: 'manual' as const },
+  ];
+  const meetingId = randomUUID();
+  directory.applyTenantConfig({
+    id: tenantId,
+    displayName: 'Telegraph development tenant',
+    applications: [
+      {
+        appId: clientId,
+        displayName: 'Development Bot',
+        secrets: [clientSecret],
+        permissions: [...CALLING_PERMISSIONS],
+        callingWebhook: 'http://127.0.0.1:3978/api/calls',
+      },
+    ],
+    applicationInstances: [{ id: instanceId, appId: clientId, displayName: 'Development Bot line', phoneNumber }],
+    users: users.map((u) => ({
+      id: u.id,
+      displayName: u.displayName,
+      phoneNumber: u.phoneNumber,
+      endpoint: { kind: 'virtual' as const, behaviour: { answer: u.answer, answerAfterMs: 1000, rejectReason: 'busy' as const } },
+    })),
+    meetings: [
+      {
+        id: meetingId,
+        subject: 'Development stand-up',
+        organizerId: users[0]!.id,
+        threadId: '19:meeting_telegraph-dev@thread.v2',
+        messageId: '0',
+        joinMeetingId: '1234567890',
+        passcode: 'telegraph',
+        joinToken: randomBytes(16).toString('base64url'),
+        lobbyBypass: 'organization',
+      },
+    ],
+  });
+  return { tenantId, clientId, clientSecret, applicationInstanceId: instanceId, phoneNumber, userIds: users.map((u) => u.id), meetingId };
+}

@@ -1,0 +1,78 @@
+// The state store: one SQLite database in the data directory (WAL, so readers never wait on the writer).
+// Every table Telegraph keeps is created here; the stores that use them hold their own statements.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE directory_entries (
+     kind TEXT NOT NULL, id TEXT NOT NULL, tenant_id TEXT NOT NULL, data TEXT NOT NULL,
+     PRIMARY KEY (kind, id));
+   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     stream TEXT NOT NULL,
+     tenant_id TEXT NOT NULL,
+     app_id TEXT NOT NULL,
+     call_id TEXT,
+     url TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     headers TEXT NOT NULL,
+     body TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     next_attempt_at INTEGER NOT NULL,
+     delivered_at INTEGER,
+     latency_ms REAL,
+     last_status INTEGER,
+     last_error TEXT);
+   CREATE INDEX outbox_pending ON outbox (status, seq);
+   CREATE INDEX outbox_call ON outbox (call_id, seq);
+   CREATE TABLE outbox_attempts (
+     notification_id TEXT NOT NULL, attempt INTEGER NOT NULL, url TEXT NOT NULL,
+     started_at INTEGER NOT NULL, duration_ms REAL NOT NULL, status INTEGER, error TEXT,
+     PRIMARY KEY (notification_id, attempt));
+   CREATE TABLE calls (
+     id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL, server_call_id TEXT NOT NULL,
+     state TEXT NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE INDEX calls_state ON calls (state);`,
+];
+
+export class StateStore {
+  readonly db: Database.Database;
+
+  constructor(dataDir: string | null) {
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(dataDir ? join(dataDir, 'telegraph.db') : ':memory:');
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a committed row survives a process crash; only an OS crash may lose the last commits.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  getSetting(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
