@@ -261,7 +261,7 @@ export class CallService {
     p.state = 'ringing';
     call.participants.set(p.id, p);
     if (onSettled) this.settleHooks.set(p, onSettled);
-    if (resolved.endpoint.kind === 'none') {
+    if (resolved.endpoint.kind === 'none' && !resolved.app) {
       this.decline(p, 'unreachable');
       return p;
     }
@@ -512,7 +512,6 @@ export class CallService {
     clientContext: string | null,
   ): Operation {
     this.assertEstablished(leg);
-    if (leg.call.kind === 'peerToPeer') leg.call.kind = 'group';
     // Validate every invitee first: nothing starts unless all of them can be offered.
     const replaced = invitees.map((inv, i) => {
       if (!inv.replacesCallId) {
@@ -521,11 +520,12 @@ export class CallService {
       }
       const other = this.legs.get(inv.replacesCallId);
       if (!other || other.app.appId !== leg.app.appId || other.ended || other === leg)
-        throw new CallError(404, '8522', `participants[${i}].replacesCallId: call ${inv.replacesCallId} is not an active call of this application.`, `participants[${i}].replacesCallId`);
+        throw new CallError(404, '8522', `participants[${i}].replacesCallId: call ${inv.replacesCallId} is not an active call of this application.`);
       const peer = other.call.connected().find((x) => x !== other.participant && x.identity.id === inv.id);
       if (!peer) throw new CallError(400, 'BadRequest', `participants[${i}]: ${inv.kind} ${inv.id} is not connected in call ${inv.replacesCallId}.`, `participants[${i}]`);
       return { other, peer };
     });
+    if (leg.call.kind === 'peerToPeer') leg.call.kind = 'group';
     const op = this.newOperation(leg, 'inviteParticipants', clientContext);
     op.details.participants = invitees;
     let pending = invitees.length;
@@ -562,7 +562,7 @@ export class CallService {
 
   removeParticipant(leg: AppLeg, participantId: string): void {
     const p = leg.call.participants.get(participantId);
-    if (!p || !p.active) throw new CallError(404, 'NotFound', `Participant ${participantId} is not in this call.`, 'participantId');
+    if (!p || !p.active) throw new CallError(404, 'NotFound', `Participant ${participantId} is not in this call.`);
     if (p === leg.participant) {
       this.hangUp(leg);
       return;
@@ -587,7 +587,7 @@ export class CallService {
   muteParticipant(leg: AppLeg, participantId: string, clientContext: string | null): Operation {
     this.assertEstablished(leg);
     const p = leg.call.participants.get(participantId);
-    if (!p || !p.connected) throw new CallError(404, 'NotFound', `Participant ${participantId} is not connected in this call.`, 'participantId');
+    if (!p || !p.connected) throw new CallError(404, 'NotFound', `Participant ${participantId} is not connected in this call.`);
     const op = this.newOperation(leg, 'muteParticipant', clientContext);
     p.isMuted = true;
     p.serverMuted = p !== leg.participant;
@@ -668,7 +668,11 @@ export class CallService {
     if (call.ended || keepCall) return;
     const remaining = call.active();
     if (call.kind === 'peerToPeer') {
-      // One side gone ends a two-party call for the other, whatever state it was in.
+      // One side gone ends a two-party call for the other, whatever state it was in; but a target of a
+      // simultaneous ring (redirect to several) declining or losing the race ends nothing while another still rings.
+      if (why === 'declined' && remaining.some((x) => x.state === 'ringing')) return;
+      // A (transfer) target that never connected leaves the two connected parties as they were.
+      if (!wasConnected && call.connected().length >= 2) return;
       this.endCall(call, why === 'declined' || why === 'removed' ? result : Results.peerLeft());
       return;
     }

@@ -154,7 +154,7 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
     try {
       return fn();
     } catch (err) {
-      if (err instanceof CallError && err.target) throw GraphError.invalidField(err.target, err.message);
+      if (err instanceof CallError && err.target && err.status === 400) throw GraphError.invalidField(err.target, err.message);
       throw err;
     }
   }

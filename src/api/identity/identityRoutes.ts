@@ -28,7 +28,8 @@ export function registerIdentityRoutes(http: FastifyInstance, o: IdentityRouteOp
   http.post('/:tenantId/oauth2/v2.0/token', async (req, reply) => {
     const { tenantId } = req.params as { tenantId: string };
     const body = req.body;
-    if (!body || typeof body !== 'object' || Buffer.isBuffer(body)) {
+    const isForm = (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
+    if (!isForm || !body || typeof body !== 'object' || Buffer.isBuffer(body)) {
       return oauthError(reply, 400, 'invalid_request', 'The request body must be application/x-www-form-urlencoded with grant_type, client_id, client_secret and scope.');
     }
     const form = body as Record<string, string>;
