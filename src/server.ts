@@ -15,6 +15,7 @@ import { Outbox } from './notify/Outbox.ts';
 import { CallService } from './calls/CallService.ts';
 import { Results } from './calls/ResultCodes.ts';
 import { GraphNotifier } from './api/graph/GraphNotifier.ts';
+import { CallJournal } from './calls/CallJournal.ts';
 import { buildHttp } from './api/http.ts';
 import { registerGraphRoutes } from './api/graph/graphRoutes.ts';
 import { registerIdentityRoutes } from './api/identity/identityRoutes.ts';
@@ -105,12 +106,19 @@ export class Telegraph {
     const delivery = new HttpDelivery(config.notifications.timeoutMs);
     const outbox = new Outbox(store, config.notifications, delivery, (tid, appId) => tokens.notificationToken(tid, appId), log.child({ component: 'outbox' }));
     const calls = new CallService(directory, config.calls, log.child({ component: 'calls' }));
-    calls.observe(new GraphNotifier(outbox, publicUrl, config.calls.operationStatusCasing));
+    const graphNotifier = new GraphNotifier(outbox, publicUrl, config.calls.operationStatusCasing);
+    calls.observe(graphNotifier);
+    // Calls do not outlive their process (their media cannot); applications are told at once.
+    const journal = new CallJournal(store);
+    const orphans = journal.takeOrphans();
+    for (const entry of orphans) graphNotifier.legLost(entry, Results.restarted());
+    if (orphans.length) log.warn({ calls: orphans.length }, 'calls left active by the previous run were ended');
+    calls.observe(journal);
     const virtual = new VirtualEndpoints(directory, calls);
     calls.registerDriver('virtual', virtual);
 
     const http = buildHttp(log, config.server.bodyLimitBytes);
-    http.get('/', async () => ({ service: 'telegraph', graph: `${publicUrl()}/v1.0/communications/calls`, docs: 'https://github.com/ (see README.md)' }));
+    http.get('/', async () => ({ service: 'telegraph', graph: `${publicUrl()}/v1.0/communications/calls`, docs: 'README.md and docs/ in the Telegraph repository' }));
     http.get('/healthz', async () => ({ status: 'ok', activeCalls: calls.activeCalls().length, pendingNotifications: outbox.pending }));
     registerIdentityRoutes(http, { directory, tokens, keys, publicUrl });
     registerGraphRoutes(http, {
@@ -198,6 +206,7 @@ function createDevelopmentTenant(directory: Directory): DevelopmentTenant {
         passcode: 'telegraph',
         joinToken: randomBytes(16).toString('base64url'),
         lobbyBypass: 'organization',
+        attendees: [],
       },
     ],
   });

@@ -145,7 +145,7 @@ export class CallService {
       if (leg.ended) return;
       this.emitState(leg, 'establishing', true);
       if (input.meeting) {
-        this.joinMeeting(leg, input.meeting.meeting, input.meeting.asGuest);
+        this.joinMeeting(leg, input.meeting.meeting);
         return;
       }
       me.state = 'connected';
@@ -166,7 +166,7 @@ export class CallService {
       const call = this.callForMeeting(target.meeting);
       const p = new Participant(randomUUID(), call, caller.identity, caller.endpoint);
       call.participants.set(p.id, p);
-      const bypass = this.bypassesLobby(target.meeting, caller.identity, false);
+      const bypass = this.admitsDirectly(target.meeting, caller.identity);
       setImmediate(() => {
         if (bypass) this.connect(p);
         else {
@@ -200,22 +200,25 @@ export class CallService {
     return call;
   }
 
-  private bypassesLobby(meeting: OnlineMeeting, identity: Identity, invited: boolean): boolean {
-    if (identity.kind === 'guest') return meeting.lobbyBypass === 'everyone';
+  /** Whether a joiner goes straight into the meeting (else it waits in the lobby). */
+  admitsDirectly(meeting: OnlineMeeting, identity: Identity): boolean {
+    const isOrganizer = identity.kind === 'user' && identity.id === meeting.organizerId;
     switch (meeting.lobbyBypass) {
       case 'everyone':
+        return true;
       case 'organization':
-        return identity.kind !== 'phone' || meeting.lobbyBypass === 'everyone';
+        // Guests and dial-in phones are outside the organisation.
+        return identity.kind !== 'guest' && identity.kind !== 'phone';
       case 'organizer':
-        return identity.kind === 'user' && identity.id === meeting.organizerId;
+        return isOrganizer;
       case 'invited':
-        return invited || (identity.kind === 'user' && identity.id === meeting.organizerId);
+        return isOrganizer || (meeting.attendees ?? []).includes(identity.id);
     }
   }
 
-  private joinMeeting(leg: AppLeg, meeting: OnlineMeeting, asGuest: boolean): void {
+  private joinMeeting(leg: AppLeg, meeting: OnlineMeeting): void {
     const me = leg.participant;
-    if (!this.bypassesLobby(meeting, me.identity, false) || (asGuest && meeting.lobbyBypass !== 'everyone')) {
+    if (!this.admitsDirectly(meeting, me.identity)) {
       me.state = 'inLobby';
       me.isInLobby = true;
       // In the lobby the bot sees only itself.
@@ -360,6 +363,19 @@ export class CallService {
 
   // ------------------------------------------------------------------ endpoint callbacks
 
+  /**
+   * The endpoint is alerting its user. A caller's leg in a peer-to-peer call shows it as the
+   * `ringing` state on beta (v1.0 has no such state). An endpoint that answers at once never rings.
+   */
+  ringing(p: Participant): void {
+    if (p.state !== 'ringing' || p.call.kind !== 'peerToPeer') return;
+    for (const other of p.call.participants.values()) {
+      if (other === p || other.endpoint.kind !== 'app') continue;
+      const leg = other.endpoint.leg;
+      if (leg.direction === 'outgoing' && leg.state === 'establishing' && leg.request.apiVersion === 'beta') this.setLegState(leg, 'ringing');
+    }
+  }
+
   /** The endpoint took the call. */
   answered(p: Participant): void {
     if (p.state !== 'ringing') return;
@@ -384,7 +400,7 @@ export class CallService {
       this.decline(p, 'declined');
       return;
     }
-    this.leave(p, Results.endedByPeer(), 'hungUp');
+    this.leave(p, Results.endedByParticipant(), 'hungUp');
   }
 
   /** A participant pressed a DTMF key: every subscribed leg in the call hears about it. */
@@ -409,6 +425,7 @@ export class CallService {
     if (leg.state !== 'incoming') throw new CallError(400, 'BadRequest', `The call is ${leg.state}: only an incoming call can be answered.`);
     this.clearAnswerTimer(leg);
     leg.request = request;
+    this.armKeepAlive(leg);
     this.setLegState(leg, 'establishing');
     setImmediate(() => {
       if (leg.ended) return;
@@ -641,7 +658,7 @@ export class CallService {
     }
     if (call.kind === 'peerToPeer') {
       for (const other of call.connected()) {
-        if (other !== p && other.endpoint.kind === 'app' && other.endpoint.leg.state === 'establishing') this.setLegState(other.endpoint.leg, 'established');
+        if (other !== p && other.endpoint.kind === 'app' && (other.endpoint.leg.state === 'establishing' || other.endpoint.leg.state === 'ringing')) this.setLegState(other.endpoint.leg, 'established');
         if (other !== p && other.endpoint.kind === 'virtual' && p.endpoint.kind !== 'virtual') this.driverOf(other)?.observe?.(other, 'peerConnected', { participantId: p.id });
         if (other !== p && other.endpoint.kind === 'virtual' && p.endpoint.kind === 'virtual') this.driverOf(other)?.observe?.(other, 'peerConnected', { participantId: p.id });
       }

@@ -10,6 +10,8 @@ export const Results = {
   endedByApplication: () => r(200, 7000, 'The call was ended by the application.'),
   /** Documented: the other participant ended the call. */
   endedByPeer: () => r(200, 4097, 'The call was ended by the other participant.'),
+  /** What an endpoint that hung up is told about its own call. */
+  endedByParticipant: () => r(200, 0, 'The call was ended by this participant.'),
   /** Documented: the other participant in the peer-to-peer call left. */
   peerLeft: () => r(200, 18503, 'The other participant in the peer-to-peer call left.'),
   /** Documented: removed by another participant. */

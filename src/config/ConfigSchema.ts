@@ -64,6 +64,8 @@ export const meetingSchema = z
     joinToken: z.string().nullable().default(null),
     /** Who goes straight in; the others wait in the lobby until admitted. Guests are never "organization". */
     lobbyBypass: z.enum(['everyone', 'organization', 'organizer', 'invited']).default('organization'),
+    /** Users on the meeting's invitation: with lobbyBypass 'invited' they (and the organizer) go straight in. */
+    attendees: z.array(z.string().min(1)).default([]),
   })
   .strict();
 

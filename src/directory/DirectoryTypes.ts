@@ -49,6 +49,7 @@ export interface OnlineMeeting {
   passcode: string | null;
   joinToken: string | null;
   lobbyBypass: 'everyone' | 'organization' | 'organizer' | 'invited';
+  attendees: string[];
 }
 
 export type DirectoryKind = 'tenant' | 'application' | 'applicationInstance' | 'user' | 'meeting';

@@ -86,9 +86,15 @@ export class Outbox {
   private inFlight = 0;
   private pendingCount = 0;
   private stopped = false;
+  private started = false;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly listeners: DeliveryListener[] = [];
+  /** Statement runs not yet committed: all of them are committed in one transaction (see flushWrites). */
+  private readonly writes: (() => void)[] = [];
+  /** Messages whose INSERT is among `writes`: scheduled only once it is committed. */
+  private readonly unpushed: { key: string; p: Pending }[] = [];
+  private writeTimer: NodeJS.Immediate | null = null;
   private readonly stmt: {
     insert: Statement;
     delivered: Statement;
@@ -121,6 +127,7 @@ export class Outbox {
 
   /** Loads what a previous run left pending and starts delivering it. */
   start(): void {
+    this.started = true;
     const rows = this.store.db
       .prepare(`SELECT seq, id, stream, tenant_id, app_id, url, headers, body, attempts, created_at, next_attempt_at FROM outbox WHERE status = 'pending' ORDER BY seq`)
       .all() as { seq: number; id: string; stream: string; tenant_id: string; app_id: string; url: string; headers: string; body: string; attempts: number; created_at: number; next_attempt_at: number }[];
@@ -147,13 +154,43 @@ export class Outbox {
     const stream = this.streams.get(msg.stream);
     const url = stream?.rehomedTo ?? msg.url;
     const headers = { ...msg.headers, 'x-telegraph-notification-id': id };
-    const info = this.stmt.insert.run({
+    const row = {
       id, stream: msg.stream, tenantId: msg.tenantId, appId: msg.appId, callId: msg.callId, url, kind: msg.kind,
       headers: JSON.stringify(headers), body: msg.body, createdAt,
+    };
+    // Before start() the row is only stored: start() loads every pending row, in order, once.
+    if (!this.started) {
+      this.stmt.insert.run(row);
+      return id;
+    }
+    // Durable before the first attempt: the message is scheduled only once its INSERT is committed.
+    const p: Pending = { seq: 0, id, tenantId: msg.tenantId, appId: msg.appId, url, headers, body: msg.body, attempts: 0, createdAt, notBefore: createdAt };
+    this.unpushed.push({ key: msg.stream, p });
+    this.defer(() => {
+      p.seq = Number(this.stmt.insert.run(row).lastInsertRowid);
     });
-    this.push(msg.stream, { seq: Number(info.lastInsertRowid), id, tenantId: msg.tenantId, appId: msg.appId, url, headers, body: msg.body, attempts: 0, createdAt, notBefore: createdAt });
-    this.pump();
     return id;
+  }
+
+  /** Queues a write for the next batch (one transaction per event-loop turn); at once after stop(). */
+  private defer(write: () => void): void {
+    this.writes.push(write);
+    if (this.stopped) this.flushWrites();
+    else this.writeTimer ??= setImmediate(() => this.flushWrites());
+  }
+
+  /** Commits every queued write in one transaction, then schedules the messages it made durable. */
+  private flushWrites(): void {
+    if (this.writeTimer) clearImmediate(this.writeTimer);
+    this.writeTimer = null;
+    if (this.writes.length === 0) return;
+    const writes = this.writes.splice(0);
+    const fresh = this.unpushed.splice(0);
+    this.store.db.transaction(() => {
+      for (const w of writes) w();
+    })();
+    for (const f of fresh) this.push(f.key, f.p);
+    if (fresh.length > 0) this.pump();
   }
 
   private push(key: string, p: Pending): void {
@@ -202,17 +239,19 @@ export class Outbox {
       result = { status: null, error: (err as Error).message, location: null, retryAfterMs: null, durationMs: Date.now() - started };
     }
     m.attempts++;
-    this.stmt.attempt.run(m.id, m.attempts, m.url, started, result.durationMs, result.status, result.error);
+    const attempt = m.attempts, url = m.url;
+    this.defer(() => this.stmt.attempt.run(m.id, attempt, url, started, result.durationMs, result.status, result.error));
     const outcome = this.classify(result);
     if (outcome === 'delivered') {
       const now = Date.now();
       const latency = now - m.createdAt;
-      this.stmt.delivered.run(m.attempts, now, latency, result.status, m.url, m.id);
+      this.defer(() => this.stmt.delivered.run(attempt, now, latency, result.status, url, m.id));
       this.finish(s, m, 'delivered', latency);
-    } else if (outcome === 'rehome') {
+    } else if (outcome === 'rehome' && m.attempts < this.settings.maxAttempts) {
       const to = result.location!;
       this.log.info({ stream: s.key, from: m.url, to }, 'outbox: subscriber re-homed the call\'s notifications');
       s.rehomedTo = to;
+      this.flushWrites(); // messages of this stream still being inserted join its queue first
       for (const q of s.queue) q.url = to;
       this.stmt.rehome.run(to, s.key);
       this.again(s, m, 0, result);
@@ -221,7 +260,7 @@ export class Outbox {
       const delay = Math.min(this.settings.backoffMaxMs, Math.max(backoff, result.retryAfterMs ?? 0));
       this.again(s, m, delay, result);
     } else {
-      this.stmt.failed.run(m.attempts, result.status, result.error ?? `HTTP ${result.status}`, m.url, m.id);
+      this.defer(() => this.stmt.failed.run(attempt, result.status, result.error ?? `HTTP ${result.status}`, url, m.id));
       this.log.warn({ id: m.id, url: m.url, attempts: m.attempts, status: result.status, error: result.error }, 'outbox: notification not delivered; giving up');
       this.finish(s, m, 'failed', Date.now() - m.createdAt);
     }
@@ -237,7 +276,8 @@ export class Outbox {
 
   private again(s: Stream, m: Pending, delayMs: number, r: DeliveryResult): void {
     m.notBefore = Date.now() + delayMs;
-    this.stmt.retry.run(m.attempts, m.notBefore, r.status, r.error, m.url, m.id);
+    const attempts = m.attempts, notBefore = m.notBefore, url = m.url;
+    this.defer(() => this.stmt.retry.run(attempts, notBefore, r.status, r.error, url, m.id));
     s.busy = false;
     this.inFlight--;
     this.ready.push(s);
@@ -252,12 +292,13 @@ export class Outbox {
     if (s.queue.length > 0) this.ready.push(s);
     else if (!s.rehomedTo) this.streams.delete(s.key);
     for (const l of this.listeners) l({ id: m.id, stream: s.key, status, latencyMs });
-    if (this.pendingCount === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.pendingCount === 0 && this.unpushed.length === 0) for (const w of this.idleWaiters.splice(0)) w();
     this.pump();
   }
 
   /** Resolves once nothing is pending, or after `timeoutMs` (what is left stays in the store). */
   async flush(timeoutMs: number): Promise<boolean> {
+    this.flushWrites();
     if (this.pendingCount === 0) return true;
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
@@ -269,16 +310,18 @@ export class Outbox {
   }
 
   get pending(): number {
-    return this.pendingCount;
+    return this.pendingCount + this.unpushed.length;
   }
 
   stop(): void {
+    this.flushWrites();
     this.stopped = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     for (const s of this.streams.values()) if (s.timer) clearTimeout(s.timer);
   }
 
   private prune(): void {
+    this.flushWrites();
     const before = Date.now() - this.settings.retentionMs;
     this.store.db.prepare(`DELETE FROM outbox_attempts WHERE notification_id IN (SELECT id FROM outbox WHERE status != 'pending' AND created_at < ?)`).run(before);
     this.store.db.prepare(`DELETE FROM outbox WHERE status != 'pending' AND created_at < ?`).run(before);
@@ -287,6 +330,7 @@ export class Outbox {
   // ------------------------------------------------------------------ observation (admin API)
 
   list(filter: { callId?: string; tenantId?: string; status?: string; limit?: number; after?: number }): NotificationRecord[] {
+    this.flushWrites();
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.callId) { where.push('call_id = ?'); args.push(filter.callId); }
@@ -299,6 +343,7 @@ export class Outbox {
   }
 
   get(id: string): NotificationRecord | null {
+    this.flushWrites();
     const row = this.store.db.prepare('SELECT * FROM outbox WHERE id = ?').get(id);
     if (!row) return null;
     const rec = this.toRecord(row as any, true);

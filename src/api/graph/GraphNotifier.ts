@@ -6,6 +6,8 @@ import type { LegState } from '../../calls/CallTypes.ts';
 import type { Operation } from '../../calls/Operation.ts';
 import type { Participant } from '../../calls/Participant.ts';
 import type { Outbox } from '../../notify/Outbox.ts';
+import type { JournalEntry } from '../../calls/CallJournal.ts';
+import type { ResultInfo } from '../../calls/CallTypes.ts';
 import { canSeeCaller } from '../../identity/Permissions.ts';
 import {
   callPath,
@@ -14,6 +16,7 @@ import {
   renderCallDelta,
   renderOperation,
   renderParticipant,
+  renderResultInfo,
   renderToneInfo,
   type RenderContext,
 } from './GraphWire.ts';
@@ -68,9 +71,33 @@ export class GraphNotifier implements CallObserver {
     });
   }
 
+  /** A leg the previous process left live: its application is told it ended (see CallJournal). */
+  legLost(entry: JournalEntry, result: ResultInfo): void {
+    if (!entry.callbackUri) return;
+    const path = `/communications/calls/${entry.id}`;
+    this.enqueue(entry.id, entry.tenantId, entry.appId, entry.callChainId, entry.callbackUri, 'deleted', path, {
+      '@odata.type': '#microsoft.graph.call',
+      '@odata.id': path,
+      state: 'terminated',
+      direction: entry.direction,
+      tenantId: entry.tenantId,
+      myParticipantId: entry.myParticipantId,
+      callChainId: entry.callChainId,
+      id: entry.id,
+      resultInfo: renderResultInfo(result),
+    });
+  }
+
   private send(leg: AppLeg, changeType: 'created' | 'updated' | 'deleted', resourceUrl: string, resourceData: Json | Json[]): void {
     const url = leg.request.callbackUri ?? leg.app.callingWebhook;
     if (!url) return;
+    this.enqueue(leg.id, leg.tenantId, leg.app.appId, leg.callChainId, url, changeType, resourceUrl, resourceData);
+  }
+
+  private enqueue(
+    legId: string, tenantId: string, appId: string, callChainId: string, url: string,
+    changeType: 'created' | 'updated' | 'deleted', resourceUrl: string, resourceData: Json | Json[],
+  ): void {
     const body = {
       '@odata.type': '#microsoft.graph.commsNotifications',
       value: [
@@ -85,16 +112,16 @@ export class GraphNotifier implements CallObserver {
       ],
     };
     this.outbox.enqueue({
-      stream: leg.id,
-      tenantId: leg.tenantId,
-      appId: leg.app.appId,
-      callId: leg.id,
+      stream: legId,
+      tenantId,
+      appId,
+      callId: legId,
       url,
       kind: 'graph',
       headers: {
-        'x-microsoft-skype-chain-id': leg.callChainId,
+        'x-microsoft-skype-chain-id': callChainId,
         'x-microsoft-skype-message-id': randomUUID(),
-        'scenario-id': leg.callChainId,
+        'scenario-id': callChainId,
       },
       body: JSON.stringify(body),
     });

@@ -95,6 +95,11 @@ export class VirtualEndpoints implements EndpointDriver {
     const b = user.endpoint.behaviour;
     switch (b.answer) {
       case 'auto':
+        if (b.answerAfterMs === 0) {
+          setImmediate(() => this.calls.answered(p));
+          return;
+        }
+        this.calls.ringing(p);
         setTimeout(() => this.calls.answered(p), b.answerAfterMs).unref();
         return;
       case 'reject':
@@ -105,6 +110,7 @@ export class VirtualEndpoints implements EndpointDriver {
         return;
       case 'never':
       case 'manual':
+        this.calls.ringing(p);
         return;
     }
   }
@@ -166,7 +172,8 @@ export class VirtualEndpoints implements EndpointDriver {
     const peer: Identity | null = target.kind === 'meeting'
       ? null
       : { kind: target.kind, id: target.id, displayName: null };
-    const c = this.track(user.id, p, 'outgoing', peer, target.kind === 'meeting' ? 'inLobby' : 'ringing');
+    const initial = target.kind !== 'meeting' ? 'ringing' : this.calls.admitsDirectly(target.meeting, identity) ? 'connected' : 'inLobby';
+    const c = this.track(user.id, p, 'outgoing', peer, initial);
     this.record(user.id, p.id, 'dialing', { target });
     return c;
   }
