@@ -49,9 +49,9 @@ interface Started {
 }
 
 /** Spawns `node bin/telegraph.js start` with a fresh data directory and waits for "listening". */
-async function startCli(webhook: string | null): Promise<Started> {
-  const dir = mkdtempSync(join(tmpdir(), 'telegraph-cli-'));
-  dirs.push(dir);
+async function startCli(webhook: string | null, reuseDir?: string): Promise<Started & { dir: string }> {
+  const dir = reuseDir ?? mkdtempSync(join(tmpdir(), 'telegraph-cli-'));
+  if (!reuseDir) dirs.push(dir);
   const config = {
     adminKey: ADMIN_KEY,
     log: { level: 'warn' },
@@ -102,7 +102,7 @@ async function startCli(webhook: string | null): Promise<Started> {
   );
   const url = `http://127.0.0.1:${port}`;
   assert.match(out, new RegExp(`listening on ${url.replace(/[.]/g, '\\.')}`));
-  return { child, url, output: () => out, exited };
+  return { child, url, output: () => out, exited, dir };
 }
 
 async function json(res: Response): Promise<any> {
@@ -166,4 +166,52 @@ test('SIGINT on an idle server exits 0', async () => {
   const { code, signal } = await withTimeout(cli.exited, 15_000, 'telegraph to exit after SIGINT');
   assert.equal(signal, null, cli.output());
   assert.equal(code, 0, cli.output());
+});
+
+test('after a crash (SIGKILL) the next start tells the bot its live call ended (500/7101)', async () => {
+  const hook = await new Webhook().start();
+  try {
+    const first = await startCli(hook.url);
+    const tok = await fetch(`${first.url}/${TENANT}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: APP, client_secret: SECRET, scope: 'https://graph.microsoft.com/.default' }),
+      signal: AbortSignal.timeout(5000),
+    });
+    const token = (await json(tok)).access_token as string;
+    const created = await fetch(`${first.url}/v1.0/communications/calls`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        callbackUri: hook.url,
+        targets: [{ identity: { user: { id: USER, displayName: 'CLI User' } } }],
+        mediaConfig: { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig' },
+      }),
+      signal: AbortSignal.timeout(5000),
+    });
+    const id = (await json(created)).id as string;
+    await hook.waitForState(id, 'established', 5000);
+    first.child.kill('SIGKILL');
+    await withTimeout(first.exited, 10_000, 'the killed process to exit');
+    assert.equal(hook.forCall(id).some((r) => r.n.resourceData?.state === 'terminated'), false);
+
+    const second = await startCli(hook.url, first.dir);
+    const end = await hook.waitForState(id, 'terminated', 10_000);
+    assert.equal(end.n.changeType, 'deleted');
+    assert.deepEqual([end.n.resourceData.resultInfo.code, end.n.resourceData.resultInfo.subcode], [500, 7101]);
+    // The issuer names the origin, and this run listens on another port: take a fresh token.
+    const tok2 = await fetch(`${second.url}/${TENANT}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: APP, client_secret: SECRET, scope: 'https://graph.microsoft.com/.default' }),
+      signal: AbortSignal.timeout(5000),
+    });
+    const token2 = (await json(tok2)).access_token as string;
+    const gone = await fetch(`${second.url}/v1.0/communications/calls/${id}`, { headers: { authorization: `Bearer ${token2}` }, signal: AbortSignal.timeout(5000) });
+    assert.equal(gone.status, 404);
+    second.child.kill('SIGTERM');
+    assert.equal((await withTimeout(second.exited, 15_000, 'exit after SIGTERM')).code, 0);
+  } finally {
+    await hook.stop();
+  }
 });
