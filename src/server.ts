@@ -22,6 +22,12 @@ import { registerIdentityRoutes } from './api/identity/identityRoutes.ts';
 import { registerAdminRoutes } from './api/admin/adminRoutes.ts';
 import { registerSimulatorRoutes } from './api/simulator/simulatorRoutes.ts';
 import { VirtualEndpoints } from './endpoints/virtual/VirtualEndpoints.ts';
+import { MediaEngine } from './media/MediaEngine.ts';
+import { PromptStore } from './media/prompts/PromptStore.ts';
+import { ResponseRecordings } from './media/ResponseRecordings.ts';
+import { SpeechDetector } from './media/vad/SpeechDetector.ts';
+import { CallMedia } from './calls/CallMedia.ts';
+import { registerRecordingRoutes } from './api/graph/recordingRoutes.ts';
 
 export interface DevelopmentTenant {
   tenantId: string;
@@ -57,6 +63,7 @@ export class Telegraph {
     parts: {
       store: StateStore; directory: Directory; calls: CallService; outbox: Outbox; virtual: VirtualEndpoints;
       http: FastifyInstance; adminKey: string; dev: DevelopmentTenant | null; delivery: HttpDelivery;
+      engine: MediaEngine; recordings: ResponseRecordings;
     },
   ) {
     this.store = parts.store;
@@ -68,7 +75,12 @@ export class Telegraph {
     this.adminKey = parts.adminKey;
     this.developmentTenant = parts.dev;
     this.delivery = parts.delivery;
+    this.engine = parts.engine;
+    this.recordings = parts.recordings;
   }
+
+  readonly engine: MediaEngine;
+  private readonly recordings: ResponseRecordings;
 
   private readonly delivery: HttpDelivery;
 
@@ -114,7 +126,12 @@ export class Telegraph {
     for (const entry of orphans) graphNotifier.legLost(entry, Results.restarted());
     if (orphans.length) log.warn({ calls: orphans.length }, 'calls left active by the previous run were ended');
     calls.observe(journal);
-    const virtual = new VirtualEndpoints(directory, calls);
+    const engine = new MediaEngine(log.child({ component: 'media' }));
+    const prompts = new PromptStore(config.media.prompts, { logger: log.child({ component: 'prompts' }) });
+    const recordings = new ResponseRecordings(dataDir, publicUrl, config.media.recordingTokenSeconds, config.media.recordingRetentionMs);
+    const media = new CallMedia(engine, calls, prompts, recordings, () => new SpeechDetector(), log.child({ component: 'media' }));
+    calls.useMedia(media);
+    const virtual = new VirtualEndpoints(directory, calls, { media, prompts, earSeconds: config.media.virtualEarSeconds });
     calls.registerDriver('virtual', virtual);
 
     const http = buildHttp(log, config.server.bodyLimitBytes);
@@ -122,15 +139,16 @@ export class Telegraph {
     http.get('/healthz', async () => ({ status: 'ok', activeCalls: calls.activeCalls().length, pendingNotifications: outbox.pending }));
     registerIdentityRoutes(http, { directory, tokens, keys, publicUrl });
     registerGraphRoutes(http, {
-      calls, directory, tokens, publicUrl,
+      calls, media, directory, tokens, publicUrl,
       allowInsecureCallbacks: config.calls.allowInsecureCallbacks,
       casing: config.calls.operationStatusCasing,
       maxGroupTargets: config.calls.maxGroupTargets,
     });
     registerAdminRoutes(http, { directory, calls, outbox, adminKey });
     registerSimulatorRoutes(http, { directory, virtual, adminKey });
+    registerRecordingRoutes(http, recordings);
 
-    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery });
+    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery, engine, recordings });
     return instance;
   }
 
@@ -157,6 +175,8 @@ export class Telegraph {
       const flushed = await this.outbox.flush(this.config.notifications.shutdownFlushMs);
       if (!flushed) this.log.warn({ pending: this.outbox.pending }, 'shutdown: notifications still pending; they will be delivered at the next start');
       this.outbox.stop();
+      this.engine.stop();
+      this.recordings.close();
       await this.http.close();
       await this.delivery.close();
       this.store.close();
@@ -193,7 +213,7 @@ function createDevelopmentTenant(directory: Directory): DevelopmentTenant {
       id: u.id,
       displayName: u.displayName,
       phoneNumber: u.phoneNumber,
-      endpoint: { kind: 'virtual' as const, behaviour: { answer: u.answer, answerAfterMs: 1000, rejectReason: 'busy' as const } },
+      endpoint: { kind: 'virtual' as const, behaviour: { answer: u.answer, answerAfterMs: 1000, rejectReason: 'busy' as const, script: [] } },
     })),
     meetings: [
       {

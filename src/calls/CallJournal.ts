@@ -44,7 +44,8 @@ export class CallJournal implements CallObserver {
   }
 
   legStateChanged(leg: AppLeg): void {
-    if (leg.state === 'terminated') this.remove.run(leg.id);
+    // Batched with the outbox's writes: one commit per event-loop turn (StateStore.defer).
+    if (leg.state === 'terminated') this.store.defer(() => this.remove.run(leg.id));
     else this.write(leg);
   }
 
@@ -61,6 +62,7 @@ export class CallJournal implements CallObserver {
       myParticipantId: leg.participant.id,
       apiVersion: leg.request.apiVersion,
     };
-    this.upsert.run({ id: leg.id, tenantId: entry.tenantId, appId: entry.appId, serverCallId: entry.serverCallId, state: leg.state, data: JSON.stringify(entry), now: Date.now() });
+    const row = { id: leg.id, tenantId: entry.tenantId, appId: entry.appId, serverCallId: entry.serverCallId, state: leg.state, data: JSON.stringify(entry), now: Date.now() };
+    this.store.defer(() => this.upsert.run(row));
   }
 }

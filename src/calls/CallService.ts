@@ -11,6 +11,8 @@ import type { DeclineReason, Identity, LegState, RecordingStatus, RejectReason, 
 import { Operation } from './Operation.ts';
 import { Participant, type EndpointRef } from './Participant.ts';
 import { Results, declineResult } from './ResultCodes.ts';
+import type { CallMedia } from './CallMedia.ts';
+import type { MediaLeg } from '../media/MediaLeg.ts';
 
 export class CallError extends Error {
   constructor(
@@ -40,6 +42,8 @@ export interface EndpointDriver {
   connected(p: Participant): void;
   /** The participant left the call or its offer ended, with the reason. */
   disconnected(p: Participant, result: ResultInfo): void;
+  /** The participant's audio leg exists: attach its voice and ears. */
+  mediaAttached?(p: Participant, leg: MediaLeg): void;
   /** Something changed in the call that the endpoint may want to record (roster, tones). */
   observe?(p: Participant, event: string, detail?: Record<string, unknown>): void;
 }
@@ -74,6 +78,7 @@ export class CallService {
   private readonly observers: CallObserver[] = [];
   private readonly drivers = new Map<string, EndpointDriver>();
   private accepting = true;
+  private media: CallMedia | null = null;
 
   constructor(
     private readonly directory: Directory,
@@ -83,6 +88,15 @@ export class CallService {
 
   observe(o: CallObserver): void {
     this.observers.push(o);
+  }
+
+  /** Gives calls real audio (service-hosted media); without it calls carry signalling only. */
+  useMedia(media: CallMedia): void {
+    this.media = media;
+  }
+
+  get mediaEnabled(): boolean {
+    return this.media !== null;
   }
 
   registerDriver(kind: 'virtual', driver: EndpointDriver): void {
@@ -148,7 +162,7 @@ export class CallService {
         this.joinMeeting(leg, input.meeting.meeting);
         return;
       }
-      me.state = 'connected';
+      this.markConnected(me);
       if (call.kind === 'group') this.setLegState(leg, 'established');
       for (const t of input.targets) this.offerTo(call, t, input.source, input.ringTimeoutMs ?? this.timings.ringTimeoutMs, leg);
       if (call.kind === 'group') this.emitRoster(call, [me]);
@@ -179,7 +193,7 @@ export class CallService {
     }
     const call = this.newCall(caller.tenantId, 'peerToPeer');
     const p = new Participant(randomUUID(), call, caller.identity, caller.endpoint);
-    p.state = 'connected';
+    this.markConnected(p);
     call.participants.set(p.id, p);
     setImmediate(() => this.offerTo(call, target, caller.identity, this.timings.ringTimeoutMs, null));
     return p;
@@ -569,6 +583,7 @@ export class CallService {
   private moveParticipant(peer: Participant, from: AppLeg, to: AppLeg): void {
     const moved = new Participant(randomUUID(), to.call, peer.identity, peer.endpoint, peer.info);
     to.call.participants.set(moved.id, moved);
+    this.media?.detach(peer);
     peer.endpoint = { kind: 'none' };
     peer.state = 'disconnected';
     this.driverOf(moved)?.observe?.(moved, 'moved', { fromCall: from.call.id, toCall: to.call.id, participantId: moved.id });
@@ -595,6 +610,7 @@ export class CallService {
     this.assertEstablished(leg);
     const op = this.newOperation(leg, muted ? 'muteParticipant' : 'unmuteParticipant', clientContext);
     leg.participant.isMuted = muted;
+    this.media?.setMuted(leg.participant, muted);
     op.status = 'completed';
     op.resultInfo = Results.success();
     setImmediate(() => this.emitRoster(leg.call, [leg.participant]));
@@ -608,6 +624,7 @@ export class CallService {
     const op = this.newOperation(leg, 'muteParticipant', clientContext);
     p.isMuted = true;
     p.serverMuted = p !== leg.participant;
+    this.media?.setMuted(p, true);
     op.status = 'completed';
     op.resultInfo = Results.success();
     this.driverOf(p)?.observe?.(p, 'muted', { by: leg.participant.id });
@@ -644,11 +661,21 @@ export class CallService {
     return p.endpoint.kind === 'virtual' ? this.drivers.get('virtual') : undefined;
   }
 
+  /** A caller is in its own call from the start (it hears ringing, then the callee): it has audio at once. */
+  private markConnected(p: Participant): void {
+    p.state = 'connected';
+    const mediaLeg = this.media?.attach(p);
+    if (mediaLeg) this.driverOf(p)?.mediaAttached?.(p, mediaLeg);
+  }
+
   private connect(p: Participant): void {
     const call = p.call;
     if (call.ended || !p.active) return;
     p.state = 'connected';
     p.isInLobby = false;
+    // Audio flows before anyone is told the participant is there.
+    const mediaLeg = this.media?.attach(p);
+    if (mediaLeg) this.driverOf(p)?.mediaAttached?.(p, mediaLeg);
     if (p.endpoint.kind === 'app') {
       const leg = p.endpoint.leg;
       // A caller's leg in a peer-to-peer call is established when the callee answers.
@@ -677,6 +704,7 @@ export class CallService {
     if (!p.active && p.endpoint.kind !== 'app') return;
     const call = p.call;
     const wasConnected = p.connected;
+    this.media?.detach(p);
     p.state = 'disconnected';
     p.removedReason = why;
     this.clearRing(p);
@@ -708,6 +736,7 @@ export class CallService {
   endCall(call: Call, result: ResultInfo): void {
     if (call.ended) return;
     call.ended = true;
+    this.media?.callEnded(call);
     for (const p of call.participants.values()) {
       if (p.endpoint.kind === 'app' && !p.endpoint.leg.ended) {
         p.state = 'disconnected';

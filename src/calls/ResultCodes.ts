@@ -42,6 +42,13 @@ export const Results = {
   shutdown: () => r(503, 7100, 'Telegraph is shutting down: the call was ended.'),
   restarted: () => r(500, 7101, 'Telegraph restarted while the call was active: its media was lost.'),
   lobbyDenied: () => r(403, 10404, 'The meeting lobby denied entry.'),
+  /** A prompt could not be fetched or decoded: the message says why (the cloud only says "unknown"). */
+  promptFailed: (why: string) => r(400, 8511, `The prompt could not be played: ${why}`),
+  /** recordResponse outcomes. 8515 is documented for the maximum duration; the others follow ACS's recognize codes. */
+  maxRecordDuration: (s: number) => r(200, 8515, `Recording stopped: the maximum duration of ${s} s was reached.`),
+  initialSilence: (s: number) => r(200, 8510, `Recording stopped: no speech within ${s} s.`),
+  maxSilence: (s: number) => r(200, 8512, `Recording stopped: ${s} s of silence after speech.`),
+  stopTone: (tone: string) => r(200, 8514, `Recording stopped: stop tone ${tone} was pressed.`),
   /** Documented for cancelled media operations. */
   operationCanceled: () => r(400, 8508, 'The operation was canceled.'),
 } as const;

@@ -1,6 +1,7 @@
 // The configuration file's schema: every key, its type and its default, in one place.
 // docs/configuration.md documents the same shape with a complete example.
 import { z } from 'zod';
+import { promptsConfigSchema } from '../media/prompts/PromptStore.ts';
 
 export const CALLING_PERMISSIONS = [
   'Calls.Initiate.All',
@@ -11,12 +12,25 @@ export const CALLING_PERMISSIONS = [
 ] as const;
 export type CallingPermission = (typeof CALLING_PERMISSIONS)[number];
 
+/** One step of a virtual user's script. */
+export const scriptStep = z.union([
+  z.object({ say: z.string().min(1).describe('a WAV file: a path, or an http(s) URL fetched like a prompt') }).strict(),
+  z.object({ dtmf: z.string().regex(/^[0-9*#A-Da-d]+$/, 'DTMF keys 0-9, *, #, A-D'), toneMs: z.number().int().min(20).max(2000).default(100), gapMs: z.number().int().min(20).max(5000).default(100) }).strict(),
+  z.object({ tone: z.object({ frequencyHz: z.number().min(50).max(7900), durationMs: z.number().int().min(1).max(600_000), dbfs: z.number().max(0).default(-12) }).strict() }).strict(),
+  z.object({ noise: z.object({ durationMs: z.number().int().min(1).max(600_000), dbfs: z.number().max(0).default(-40) }).strict() }).strict(),
+  z.object({ silenceMs: z.number().int().min(20).max(600_000) }).strict(),
+  z.object({ hangUp: z.literal(true) }).strict(),
+]);
+export type ScriptStep = z.infer<typeof scriptStep>;
+
 const virtualBehaviour = z
   .object({
     /** auto: answers after answerAfterMs; manual: rings until the simulator answers; reject; never; unreachable. */
     answer: z.enum(['auto', 'manual', 'reject', 'never', 'unreachable']).default('auto'),
     answerAfterMs: z.number().int().min(0).max(600_000).default(1000),
     rejectReason: z.enum(['busy', 'declined']).default('busy'),
+    /** What the user does once connected, step by step (its voice): speak, press keys, hang up. */
+    script: z.array(scriptStep).default([]),
   })
   .strict();
 
@@ -131,6 +145,19 @@ export const configSchema = z
         /** Delivered rows older than this are pruned from the outbox. */
         retentionMs: z.number().int().min(0).default(24 * 3600_000),
         shutdownFlushMs: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .default({}),
+    media: z
+      .object({
+        /** Fetching prompts (playPrompt, recordResponse, preFetchMedia): timeouts, size cap, cache, SSRF allow/deny lists. */
+        prompts: promptsConfigSchema.default({}),
+        /** recordResponse recordings are deleted this long after their call ends. */
+        recordingRetentionMs: z.number().int().min(0).default(5 * 60_000),
+        /** Lifetime of a recordingAccessToken. */
+        recordingTokenSeconds: z.number().int().min(10).max(86_400).default(15 * 60),
+        /** How much of what it hears each virtual user keeps (downloadable through the simulator). */
+        virtualEarSeconds: z.number().int().min(0).max(3600).default(120),
       })
       .strict()
       .default({}),

@@ -129,6 +129,8 @@ test('events: increasing seq per user and the after filter', async () => {
   const { out, inc } = await dial(caller, callee);
   await h.sim('POST', `/users/${callee}/calls/${inc.id}/answer`);
   await h.sim('POST', `/users/${callee}/calls/${inc.id}/dtmf`, { tones: '5' });
+  // The key goes out in band: wait until the caller's side has detected it before hanging up.
+  await eventually(async () => (await events(caller)).some((e) => e.callId === out.id && e.type === 'toneReceived'), 'tone detected');
   await h.sim('POST', `/users/${callee}/calls/${inc.id}/hangup`);
   await eventually(async () => (await simCall(caller, out.id)).state === 'ended', 'caller ended');
 
@@ -154,7 +156,8 @@ test('events: increasing seq per user and the after filter', async () => {
   assert.equal(junk.body.value.length, all.length);
 
   const callerEvents = (await events(caller)).filter((e) => e.callId === out.id).map((e) => e.type);
-  assert.deepEqual(callerEvents, ['dialing', 'answered', 'toneReceived', 'ended']);
+  // The caller's ear hears the key (dtmfHeard); the detector on the callee's line reports it (toneReceived).
+  assert.deepEqual(callerEvents, ['dialing', 'answered', 'dtmfHeard', 'toneReceived', 'ended']);
 });
 
 test('DTMF: 409 on a call that is not connected; tones are validated', async () => {

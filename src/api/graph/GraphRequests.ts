@@ -186,3 +186,43 @@ export function parseBody<S extends ZodTypeAny>(schema: S, body: unknown): z.inf
   const issue = result.error.issues[0]!;
   throw GraphError.invalidField(fieldPath(issue.path), describe(issue));
 }
+
+// ---- service-hosted media actions
+
+const mediaPrompt = z
+  .object({
+    '@odata.type': odataType,
+    mediaInfo: mediaInfo,
+    loop: z.number().int().min(0).max(100).nullable().optional(),
+  })
+  .passthrough();
+
+export const playPromptBody = z
+  .object({ prompts: z.array(mediaPrompt).min(1, 'must hold at least one mediaPrompt').max(20), clientContext })
+  .passthrough();
+
+const seconds = (field: string) =>
+  z.number({ invalid_type_error: 'must be an integer number of seconds' }).int('must be an integer number of seconds')
+    .min(1, `${field} must be between 1 and 120 seconds`).max(120, `${field} must be between 1 and 120 seconds`).nullable().optional();
+
+export const recordResponseBody = z
+  .object({
+    prompts: z.array(mediaPrompt).max(1, 'at most one prompt plays before recording').nullable().optional(),
+    bargeInAllowed: z.boolean().nullable().optional(),
+    initialSilenceTimeoutInSeconds: seconds('initialSilenceTimeoutInSeconds'),
+    maxSilenceTimeoutInSeconds: seconds('maxSilenceTimeoutInSeconds'),
+    maxRecordDurationInSeconds: seconds('maxRecordDurationInSeconds'),
+    playBeep: z.boolean().nullable().optional(),
+    stopTones: z.array(z.string()).max(16).nullable().optional(),
+    streamWhileRecording: z.boolean().nullable().optional(),
+    clientContext,
+  })
+  .passthrough();
+
+export const sendDtmfTonesBody = z
+  .object({
+    tones: z.array(z.string()).min(1, 'must hold at least one tone').max(64, 'at most 64 tones per request'),
+    delayBetweenTonesMs: z.number().int().min(0).max(10_000).nullable().optional(),
+    clientContext,
+  })
+  .passthrough();

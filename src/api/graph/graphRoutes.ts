@@ -5,6 +5,8 @@ import type { AppLeg, LegRequest } from '../../calls/AppLeg.ts';
 import { CallError, type CallService, type PlaceTarget } from '../../calls/CallService.ts';
 import type { Identity } from '../../calls/CallTypes.ts';
 import type { Operation } from '../../calls/Operation.ts';
+import { DTMF_DEFAULT_GAP_MS, type CallMedia, type MediaPrompt } from '../../calls/CallMedia.ts';
+import { TONES, toneFromKey, type Tone } from '../../calls/CallTypes.ts';
 import type { Directory } from '../../directory/Directory.ts';
 import type { Application } from '../../directory/DirectoryTypes.ts';
 import { canSeeCaller, missingPermission, type Scenario } from '../../identity/Permissions.ts';
@@ -17,6 +19,9 @@ import {
   inviteBody,
   parseBody,
   recordingStatusBody,
+  playPromptBody,
+  recordResponseBody,
+  sendDtmfTonesBody,
   redirectBody,
   rejectBody,
   screenSharingBody,
@@ -28,6 +33,7 @@ type Json = Record<string, any>;
 
 export interface GraphRouteOptions {
   calls: CallService;
+  media: CallMedia | null;
   directory: Directory;
   tokens: TokenService;
   publicUrl: () => string;
@@ -249,6 +255,7 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
       },
       ringTimeoutMs: b.ringingTimeoutInSeconds ? b.ringingTimeoutInSeconds * 1000 : undefined,
     })) as AppLeg;
+    if (media === 'service' && b.mediaConfig.preFetchMedia?.length) o.media?.prefetch(b.mediaConfig.preFetchMedia as MediaPrompt[]);
     reply.status(201).header('location', `${baseLocation(req)}/${l.id}`);
     return renderCall(l, ctx(req, p));
   }
@@ -272,6 +279,7 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
         media,
         wire: { mediaConfig: b.mediaConfig, callOptions: b.callOptions, participantCapacity: b.participantCapacity },
       });
+      if (media === 'service' && b.mediaConfig.preFetchMedia?.length) o.media?.prefetch(b.mediaConfig.preFetchMedia as MediaPrompt[]);
       reply.status(202);
       return null;
     },
@@ -328,6 +336,32 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
       if (b.status === 'unknownFutureValue') throw GraphError.invalidField('status', "'unknownFutureValue' is not a recording status.");
       return opReply(req, reply, l, calls.updateRecordingStatus(l, b.status, b.clientContext ?? null));
     },
+    playPrompt(req, reply, _p, l, body) {
+      const b = parseBody(playPromptBody, body);
+      const media = serviceMedia(l, 'playPrompt');
+      return opReply(req, reply, l, media.playPrompt(l, b.prompts.map(promptOf), b.clientContext ?? null));
+    },
+    recordResponse(req, reply, p, l, body) {
+      return record(req, reply, p, l, body, 'recordResponse');
+    },
+    record(req, reply, p, l, body) {
+      if (versionOf(req) !== 'beta') throw GraphError.badRequest("'record' is a beta action: use /beta, or recordResponse.");
+      return record(req, reply, p, l, body, 'record');
+    },
+    sendDtmfTones(req, reply, p, l, body) {
+      const b = parseBody(sendDtmfTonesBody, body);
+      require(p, 'sendDtmf');
+      const media = serviceMedia(l, 'sendDtmfTones');
+      const tones = b.tones.map((t, i) => toneOf(t, `tones[${i}]`));
+      // Q.24 receivers need at least 40 ms between digits; shorter gaps are raised to 50 ms.
+      const gap = Math.max(50, b.delayBetweenTonesMs ?? DTMF_DEFAULT_GAP_MS);
+      return opReply(req, reply, l, media.sendDtmfTones(l, tones, gap, b.clientContext ?? null));
+    },
+    cancelMediaProcessing(req, reply, _p, l, body) {
+      const b = parseBody(clientContextBody, body);
+      const media = serviceMedia(l, 'cancelMediaProcessing');
+      return opReply(req, reply, l, media.cancelMediaProcessing(l, b.clientContext ?? null));
+    },
     changeScreenSharingRole(_req, reply, _p, l, body) {
       parseBody(screenSharingBody, body);
       if (l.request.media !== 'app') throw GraphError.badRequest('changeScreenSharingRole needs a call with appHostedMediaConfig: service-hosted media carries no video.');
@@ -335,6 +369,45 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
       return null;
     },
   };
+
+  function serviceMedia(l: AppLeg, action: string): CallMedia {
+    if (l.request.media !== 'service') {
+      throw GraphError.badRequest(`${action} is only supported for calls with serviceHostedMediaConfig: this call uses appHostedMediaConfig, so the application handles its own media.`);
+    }
+    if (!o.media) throw new GraphError(501, 'NotImplemented', `${action} needs the media engine, which is disabled.`);
+    if (l.state !== 'established') throw GraphError.badRequest(`The call is ${l.state}: ${action} needs an established call.`);
+    return o.media;
+  }
+
+  function promptOf(p: Json): MediaPrompt {
+    return { uri: p.mediaInfo.uri, resourceId: p.mediaInfo.resourceId ?? null, loop: p.loop ?? undefined };
+  }
+
+  /** A Graph tone name (any case) or a key ("1", "#", "*", "A"). */
+  function toneOf(value: string, field: string): Tone {
+    const named = TONES.find((t) => t.toLowerCase() === value.toLowerCase());
+    const tone = named ?? toneFromKey(value);
+    if (!tone) throw GraphError.invalidField(field, `'${value}' is not a tone: use tone0–tone9, star, pound, a–d (or the keys 0–9, *, #, A–D).`);
+    if (tone === 'flash') throw GraphError.invalidField(field, "'flash' is a hook flash, not an in-band tone: Telegraph cannot send it.");
+    return tone;
+  }
+
+  function record(req: FastifyRequest, reply: FastifyReply, p: Principal, l: AppLeg, body: unknown, action: string) {
+    const b = parseBody(recordResponseBody, body);
+    require(p, 'accessMedia');
+    const media = serviceMedia(l, action);
+    const stopTones = (b.stopTones ?? []).map((t, i) => toneOf(t, `stopTones[${i}]`));
+    return opReply(req, reply, l, media.record(l, {
+      prompt: b.prompts && b.prompts.length > 0 ? promptOf(b.prompts[0] as Json) : null,
+      bargeInAllowed: b.bargeInAllowed ?? false,
+      initialSilenceTimeoutSeconds: b.initialSilenceTimeoutInSeconds ?? 5,
+      maxSilenceTimeoutSeconds: b.maxSilenceTimeoutInSeconds ?? 5,
+      maxRecordDurationSeconds: b.maxRecordDurationInSeconds ?? 5,
+      playBeep: b.playBeep ?? true,
+      stopTones,
+      clientContext: b.clientContext ?? null,
+    }));
+  }
 
   async function runAction(req: FastifyRequest, reply: FastifyReply) {
     const p = await authenticate(req);

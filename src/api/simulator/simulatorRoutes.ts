@@ -6,6 +6,7 @@ import type { Directory } from '../../directory/Directory.ts';
 import { SimulatorError, type VirtualEndpoints } from '../../endpoints/virtual/VirtualEndpoints.ts';
 import { GraphError } from '../graph/GraphError.ts';
 import { checkAdminKey } from '../admin/adminRoutes.ts';
+import { scriptStep } from '../../config/ConfigSchema.ts';
 
 type Json = Record<string, any>;
 
@@ -110,8 +111,33 @@ export function registerSimulatorRoutes(http: FastifyInstance, o: { directory: D
       const u = userOf(req.params);
       const body = (req.body ?? {}) as Json;
       const tones = parseTones(body.tones);
-      virtual.pressKeys(u.id, (req.params as Json).callId, tones);
+      const toneMs = body.toneMs ?? 100;
+      const gapMs = body.gapMs ?? 100;
+      if (!Number.isInteger(toneMs) || toneMs < 20 || toneMs > 2000) throw GraphError.invalidField('toneMs', 'must be an integer between 20 and 2000.');
+      if (!Number.isInteger(gapMs) || gapMs < 20 || gapMs > 5000) throw GraphError.invalidField('gapMs', 'must be an integer between 20 and 5000.');
+      virtual.pressKeys(u.id, (req.params as Json).callId, tones, toneMs, gapMs);
       return { sent: tones };
+    });
+    // The user speaks: {"wav": "<base64 WAV>"} or a script step ({"say": path|url}, {"tone": …}, {"noise": …}, {"silenceMs": n}).
+    sim.post('/users/:userId/calls/:callId/say', async (req, reply) => {
+      const u = userOf(req.params);
+      const { callId } = req.params as Json;
+      const body = (req.body ?? {}) as Json;
+      if (typeof body.wav === 'string') {
+        virtual.sayWav(u.id, callId, new Uint8Array(Buffer.from(body.wav, 'base64')));
+        return reply.status(202).send({ queued: 'wav' });
+      }
+      const r = scriptStep.safeParse(body);
+      if (!r.success || 'hangUp' in r.data || 'dtmf' in r.data) {
+        throw GraphError.badRequest('Give one of: wav (base64 WAV), say (a WAV path or http(s) URL), tone {frequencyHz, durationMs, dbfs?}, noise {durationMs, dbfs?}, silenceMs. Keys go to /dtmf, hang-ups to /hangup.');
+      }
+      await virtual.say(u.id, callId, r.data);
+      return reply.status(202).send({ queued: Object.keys(r.data)[0] });
+    });
+    sim.get('/users/:userId/calls/:callId/recording', async (req, reply) => {
+      const u = userOf(req.params);
+      const wav = virtual.heard(u.id, (req.params as Json).callId);
+      return reply.type('audio/wav').send(Buffer.from(wav.buffer, wav.byteOffset, wav.length));
     });
   }, { prefix: '/simulator' });
 }

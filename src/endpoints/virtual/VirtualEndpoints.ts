@@ -2,10 +2,21 @@
 // Each behaves as configured (answer after N ms, reject busy, never answer, be unreachable) or is
 // driven through the simulator API, and keeps the list of its calls and of what it observed.
 import type { CallService, EndpointDriver } from '../../calls/CallService.ts';
-import type { Identity, ResultInfo } from '../../calls/CallTypes.ts';
+import type { Identity, ResultInfo, Tone } from '../../calls/CallTypes.ts';
+import { keyOfTone } from '../../calls/CallMedia.ts';
 import type { Participant } from '../../calls/Participant.ts';
 import type { Directory } from '../../directory/Directory.ts';
 import type { User } from '../../directory/DirectoryTypes.ts';
+import type { ScriptStep } from '../../config/ConfigSchema.ts';
+import type { CallMedia, PromptSource } from '../../calls/CallMedia.ts';
+import type { MediaLeg } from '../../media/MediaLeg.ts';
+import { msToFrames, type FrameSink } from '../../media/MediaFormat.ts';
+import { Recorder } from '../../media/Recorder.ts';
+import { DtmfDetector } from '../../media/dtmf/DtmfDetector.ts';
+import { sineTone, whiteNoise } from '../../media/Tones.ts';
+import { parseWav, writeWav } from '../../media/audio/Wav.ts';
+import type { PlayItem } from '../../media/Player.ts';
+import { readFile } from 'node:fs/promises';
 
 export interface SimCall {
   id: string;
@@ -30,6 +41,31 @@ export interface SimEvent {
 const MAX_EVENTS = 2000;
 const MAX_ENDED_CALLS = 200;
 
+export interface VirtualAudioOptions {
+  media: CallMedia;
+  prompts: PromptSource;
+  /** Seconds of what it hears each virtual user keeps per call. */
+  earSeconds: number;
+}
+
+/** Ears are kept for this many of a user's most recent calls (the audio is what costs memory). */
+const EARS_KEPT_PER_USER = 10;
+
+/** Listens to what a virtual user hears for DTMF digits, and records each one in its events. */
+class EarDtmf implements FrameSink {
+  private readonly detector = new DtmfDetector();
+  private quiet = 0;
+  constructor(private readonly onKey: (key: string) => void) {}
+  write(frame: Int16Array, silent: boolean): void {
+    if (silent) {
+      if (this.quiet >= 3) return;
+      this.quiet++;
+    } else this.quiet = 0;
+    const key = this.detector.process(frame);
+    if (key !== '') this.onKey(key);
+  }
+}
+
 class VirtualUserState {
   readonly calls = new Map<string, SimCall>();
   readonly participants = new Map<string, Participant>();
@@ -40,9 +76,12 @@ class VirtualUserState {
 export class VirtualEndpoints implements EndpointDriver {
   private readonly users = new Map<string, VirtualUserState>();
 
+  private readonly ears = new Map<string, { recorder: Recorder; participant: Participant }>();
+
   constructor(
     private readonly directory: Directory,
     private readonly calls: CallService,
+    private readonly audio: VirtualAudioOptions | null = null,
   ) {}
 
   private state(userId: string): VirtualUserState {
@@ -123,6 +162,7 @@ export class VirtualEndpoints implements EndpointDriver {
     c.state = 'connected';
     c.connectedAt = new Date().toISOString();
     this.record(user.id, p.id, 'connected');
+    this.startScript(user, p);
   }
 
   disconnected(p: Participant, result: ResultInfo): void {
@@ -134,6 +174,114 @@ export class VirtualEndpoints implements EndpointDriver {
     c.result = result;
     c.endedAt = new Date().toISOString();
     this.record(user.id, p.id, 'ended', { code: result.code, subcode: result.subcode, message: result.message });
+  }
+
+  mediaAttached(p: Participant, leg: MediaLeg): void {
+    const user = this.userOf(p);
+    if (!user || !this.audio) return;
+    if (this.audio.earSeconds > 0) {
+      const recorder = new Recorder(msToFrames(this.audio.earSeconds * 1000));
+      leg.addSink(recorder);
+      this.ears.set(p.id, { recorder, participant: p });
+      this.trimEars(user.id);
+    }
+    leg.addSink(new EarDtmf((key) => this.record(user.id, p.id, 'dtmfHeard', { key })));
+  }
+
+  /** The configured script starts once the other side is there (answered, or joined). */
+  private startScript(user: User, p: Participant): void {
+    if (!this.audio || user.endpoint.kind !== 'virtual' || user.endpoint.behaviour.script.length === 0) return;
+    if (this.scripted.has(p)) return;
+    this.scripted.add(p);
+    void this.runScript(user.id, p, user.endpoint.behaviour.script);
+  }
+
+  private readonly scripted = new WeakSet<Participant>();
+
+  /** Keeps the recordings of what the user heard for its most recent calls only. */
+  private trimEars(userId: string): void {
+    const mine = [...this.ears.entries()].filter(([, e]) => this.userOf(e.participant)?.id === userId);
+    for (const [id] of mine.slice(0, Math.max(0, mine.length - EARS_KEPT_PER_USER))) this.ears.delete(id);
+  }
+
+  /** Plays a script's steps one after the other on the participant's voice. */
+  private async runScript(userId: string, p: Participant, steps: ScriptStep[]): Promise<void> {
+    for (const step of steps) {
+      if (!p.connected) return;
+      if ('hangUp' in step) {
+        this.record(userId, p.id, 'scriptHangUp');
+        this.calls.hungUp(p);
+        return;
+      }
+      try {
+        const item = await this.itemFor(step);
+        await new Promise<void>((resolve) => {
+          item.onDone = () => resolve();
+          if (!this.enqueueVoice(p, item)) resolve();
+        });
+      } catch (err) {
+        this.record(userId, p.id, 'scriptFailed', { step, reason: (err as Error).message });
+        return;
+      }
+    }
+  }
+
+  private async itemFor(step: Exclude<ScriptStep, { hangUp: true }>): Promise<PlayItem> {
+    if ('say' in step) return { kind: 'buffer', samples: await this.loadAudio(step.say) };
+    if ('dtmf' in step) return { kind: 'dtmf', keys: step.dtmf.toUpperCase(), toneMs: step.toneMs, gapMs: step.gapMs };
+    if ('tone' in step) return { kind: 'buffer', samples: sineTone(step.tone.frequencyHz, step.tone.durationMs, step.tone.dbfs) };
+    if ('noise' in step) return { kind: 'buffer', samples: whiteNoise(step.noise.durationMs, step.noise.dbfs, Date.now()) };
+    return { kind: 'silence', frames: msToFrames(step.silenceMs) };
+  }
+
+  /** A WAV from a path, or from an http(s) URL through the prompt store (same guards and cache). */
+  private async loadAudio(source: string): Promise<Int16Array> {
+    if (/^https?:\/\//i.test(source)) return this.audio!.prompts.get({ uri: source });
+    return parseWav(new Uint8Array(await readFile(source))).samples;
+  }
+
+  private enqueueVoice(p: Participant, item: PlayItem): boolean {
+    const voice = this.audio?.media.voiceOf(p);
+    if (!voice) return false;
+    voice.enqueue(item);
+    return true;
+  }
+
+  /** Simulator: make the user say something now (queued after what it is already saying). */
+  async say(userId: string, callId: string, step: Exclude<ScriptStep, { hangUp: true }>): Promise<void> {
+    const x = this.require(userId, callId);
+    if (x.call.state !== 'connected') throw new SimulatorError(409, `call ${callId} is not connected`);
+    if (!this.audio) throw new SimulatorError(400, 'the media engine is disabled');
+    let item: PlayItem;
+    try {
+      item = await this.itemFor(step);
+    } catch (err) {
+      throw new SimulatorError(400, `the audio could not be loaded: ${(err as Error).message}`);
+    }
+    if (!this.enqueueVoice(x.participant, item)) throw new SimulatorError(409, `call ${callId} has no audio`);
+    this.record(userId, callId, 'saying', { step: Object.keys(step)[0] });
+  }
+
+  /** Simulator: the user's voice from raw WAV bytes. */
+  sayWav(userId: string, callId: string, wav: Uint8Array): void {
+    const x = this.require(userId, callId);
+    if (x.call.state !== 'connected') throw new SimulatorError(409, `call ${callId} is not connected`);
+    let samples: Int16Array;
+    try {
+      samples = parseWav(wav).samples;
+    } catch (err) {
+      throw new SimulatorError(400, `not usable audio: ${(err as Error).message}`);
+    }
+    if (!this.enqueueVoice(x.participant, { kind: 'buffer', samples })) throw new SimulatorError(409, `call ${callId} has no audio`);
+    this.record(userId, callId, 'saying', { step: 'wav' });
+  }
+
+  /** What the user heard in a call, as a 16 kHz mono WAV. */
+  heard(userId: string, callId: string): Uint8Array {
+    this.require(userId, callId);
+    const ear = this.ears.get(callId);
+    if (!ear) throw new SimulatorError(404, `no audio is kept for call ${callId} (only the ${EARS_KEPT_PER_USER} most recent calls of a user, and only with media.virtualEarSeconds > 0)`);
+    return writeWav(ear.recorder.samples(), 16000, 1);
   }
 
   observe(p: Participant, event: string, detail?: Record<string, unknown>): void {
@@ -159,6 +307,7 @@ export class VirtualEndpoints implements EndpointDriver {
         c.connectedAt = new Date().toISOString();
       }
       this.record(user.id, p.id, 'answered', detail);
+      this.startScript(user, p);
       return;
     }
     this.record(user.id, p.id, event, detail);
@@ -211,14 +360,17 @@ export class VirtualEndpoints implements EndpointDriver {
     this.calls.hungUp(x.participant);
   }
 
-  /** Presses DTMF keys one after the other (out of band for now; in-band audio comes with the media engine). */
-  pressKeys(userId: string, callId: string, tones: import('../../calls/CallTypes.ts').Tone[]): void {
+  /**
+   * Presses DTMF keys: in band (the tones go out in the user's voice and are detected like anyone's)
+   * when the call has audio; out of band otherwise.
+   */
+  pressKeys(userId: string, callId: string, tones: Tone[], toneMs = 100, gapMs = 100): void {
     const x = this.require(userId, callId);
     if (x.call.state !== 'connected') throw new SimulatorError(409, `call ${callId} is not connected`);
-    for (const t of tones) {
-      this.record(userId, callId, 'dtmfSent', { tone: t });
-      this.calls.tonePressed(x.participant, t);
-    }
+    for (const t of tones) this.record(userId, callId, 'dtmfSent', { tone: t });
+    const keys = tones.map(keyOfTone).join('');
+    if (this.enqueueVoice(x.participant, { kind: 'dtmf', keys, toneMs, gapMs })) return;
+    for (const t of tones) this.calls.tonePressed(x.participant, t);
   }
 
   private require(userId: string, callId: string) {

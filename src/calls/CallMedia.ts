@@ -1,0 +1,445 @@
+// The media side of calls: gives every connected participant a leg in its call's MediaSession,
+// listens for DTMF on the legs of people (in band), and runs an application's service-hosted media
+// operations (playPrompt, recordResponse, sendDtmfTones, cancelMediaProcessing) one after the other.
+import type { Logger } from 'pino';
+import type { AppLeg } from './AppLeg.ts';
+import type { Call } from './Call.ts';
+import type { CallService } from './CallService.ts';
+import { toneFromKey, type Tone, type ResultInfo } from './CallTypes.ts';
+import type { Operation } from './Operation.ts';
+import type { Participant } from './Participant.ts';
+import { Results } from './ResultCodes.ts';
+import type { MediaEngine } from '../media/MediaEngine.ts';
+import type { MediaSession } from '../media/MediaSession.ts';
+import type { MediaLeg } from '../media/MediaLeg.ts';
+import { FRAME_MS, msToFrames, type FrameSink } from '../media/MediaFormat.ts';
+import { Player, type PlayItem } from '../media/Player.ts';
+import { Recorder } from '../media/Recorder.ts';
+import { RECORD_BEEP } from '../media/Tones.ts';
+import { DtmfDetector } from '../media/dtmf/DtmfDetector.ts';
+import type { ResponseRecordings } from '../media/ResponseRecordings.ts';
+
+/** Decides, frame by frame, whether someone is speaking (see media/vad). */
+export interface SpeechGate {
+  process(frame: Int16Array): boolean;
+  reset(): void;
+  /** Milliseconds since speech was last heard (after hangover smoothing, measured from the speech itself). */
+  readonly silenceMs: number;
+}
+
+/** Where prompts come from (media/prompts/PromptStore). */
+export interface PromptSource {
+  get(media: { uri: string; resourceId?: string | null }): Promise<Int16Array>;
+  prefetch(list: { uri: string; resourceId?: string | null }[]): void;
+}
+
+export interface MediaPrompt {
+  uri: string;
+  resourceId?: string | null;
+  /** How many times to play it (1 when absent). */
+  loop?: number;
+}
+
+export interface RecordParams {
+  prompt: MediaPrompt | null;
+  bargeInAllowed: boolean;
+  initialSilenceTimeoutSeconds: number;
+  maxSilenceTimeoutSeconds: number;
+  maxRecordDurationSeconds: number;
+  playBeep: boolean;
+  stopTones: Tone[];
+  clientContext: string | null;
+}
+
+/** DTMF tone timing for sendDtmfTones (ITU-T Q.23/Q.24: at least 40 ms on, 40 ms off). */
+export const DTMF_TONE_MS = 100;
+export const DTMF_DEFAULT_GAP_MS = 100;
+
+interface Party {
+  leg: MediaLeg;
+  /** The voice of an application (prompts, beeps, DTMF) or of a virtual user. */
+  voice: Player;
+  detector: DtmfTap | null;
+}
+
+/** Runs the DTMF detector on what a person says; silent frames cost nothing. */
+class DtmfTap implements FrameSink {
+  private readonly detector = new DtmfDetector();
+  private quiet = 0;
+
+  constructor(private readonly onKey: (key: string) => void) {}
+
+  write(frame: Int16Array, silent: boolean): void {
+    if (silent) {
+      // A few silent frames close a digit in progress; after that there is nothing to listen to.
+      if (this.quiet >= 3) return;
+      this.quiet++;
+    } else {
+      this.quiet = 0;
+    }
+    const key = this.detector.process(frame);
+    if (key !== '') this.onKey(key);
+  }
+}
+
+/** One queued media operation of an application's leg. */
+interface MediaJob {
+  op: Operation;
+  kind: 'play' | 'record' | 'dtmf';
+  start(): void;
+  /** Stops it (running or queued) as cancelled. */
+  cancel(): void;
+  /** For record jobs: a tone was pressed by someone else in the call. */
+  tone?(tone: Tone): void;
+}
+
+export class CallMedia {
+  private readonly sessions = new Map<Call, MediaSession>();
+  private readonly parties = new Map<Participant, Party>();
+  private readonly queues = new Map<AppLeg, MediaJob[]>();
+
+  constructor(
+    private readonly engine: MediaEngine,
+    private readonly calls: CallService,
+    private readonly prompts: PromptSource,
+    private readonly recordings: ResponseRecordings,
+    private readonly speechGate: () => SpeechGate,
+    private readonly log: Logger,
+  ) {}
+
+  // ------------------------------------------------------------------ legs
+
+  /** The participant is connected: it gets a leg (and, for a person, a DTMF listener). */
+  attach(p: Participant): MediaLeg {
+    const existing = this.parties.get(p);
+    if (existing) return existing.leg;
+    let session = this.sessions.get(p.call);
+    if (!session) {
+      session = this.engine.createSession(p.call.id);
+      this.sessions.set(p.call, session);
+      if (!this.engine.running) this.engine.start();
+    }
+    const leg = session.addLeg(p.id);
+    const voice = new Player();
+    leg.addSource(voice);
+    let detector: DtmfTap | null = null;
+    if (p.endpoint.kind !== 'app') {
+      // Applications' audio is Telegraph's own: only people's audio is listened to for digits.
+      detector = new DtmfTap((key) => {
+        const tone = toneFromKey(key);
+        if (tone) setImmediate(() => this.tonePressed(p, tone));
+      });
+      leg.addTap(detector);
+    }
+    leg.muted = p.serverMuted || (p.endpoint.kind === 'app' && p.isMuted);
+    this.parties.set(p, { leg, voice, detector });
+    return leg;
+  }
+
+  voiceOf(p: Participant): Player | null {
+    return this.parties.get(p)?.voice ?? null;
+  }
+
+  legOf(p: Participant): MediaLeg | null {
+    return this.parties.get(p)?.leg ?? null;
+  }
+
+  setMuted(p: Participant, muted: boolean): void {
+    const party = this.parties.get(p);
+    if (party) party.leg.muted = muted;
+  }
+
+  /** The participant left: its operations end, its leg goes. */
+  detach(p: Participant): void {
+    const party = this.parties.get(p);
+    if (!party) return;
+    this.parties.delete(p);
+    if (p.endpoint.kind === 'app') this.cancelAll(p.endpoint.leg);
+    party.voice.cancelAll();
+    const session = this.sessions.get(p.call);
+    if (!session) return;
+    session.removeLeg(party.leg);
+    if (session.legs.length === 0) this.closeSession(p.call);
+  }
+
+  callEnded(call: Call): void {
+    for (const p of call.participants.values()) this.detach(p);
+    this.closeSession(call);
+  }
+
+  private closeSession(call: Call): void {
+    const s = this.sessions.get(call);
+    if (!s) return;
+    this.sessions.delete(call);
+    this.engine.closeSession(s);
+    if (this.engine.sessionCount === 0) this.engine.stop();
+  }
+
+  private tonePressed(p: Participant, tone: Tone): void {
+    if (!p.connected) return;
+    this.calls.tonePressed(p, tone);
+    for (const other of p.call.participants.values()) {
+      if (other === p || other.endpoint.kind !== 'app') continue;
+      const job = this.queues.get(other.endpoint.leg)?.[0];
+      job?.tone?.(tone);
+    }
+  }
+
+  prefetch(list: { uri: string; resourceId?: string | null }[]): void {
+    this.prompts.prefetch(list);
+  }
+
+  // ------------------------------------------------------------------ the operation queue
+
+  private enqueue(leg: AppLeg, job: MediaJob, bargeIn = false): Operation {
+    let q = this.queues.get(leg);
+    if (!q) this.queues.set(leg, (q = []));
+    if (bargeIn) for (const j of q.splice(0)) j.cancel();
+    q.push(job);
+    if (q.length === 1) setImmediate(() => this.startHead(leg));
+    return job.op;
+  }
+
+  private startHead(leg: AppLeg): void {
+    const job = this.queues.get(leg)?.[0];
+    if (!job || job.op.done) return;
+    job.start();
+  }
+
+  /** Ends a job and starts the next one. */
+  private finish(leg: AppLeg, job: MediaJob, status: 'completed' | 'failed', result: ResultInfo, reason: string): void {
+    if (job.op.done) return;
+    const q = this.queues.get(leg);
+    if (q) {
+      const i = q.indexOf(job);
+      if (i >= 0) q.splice(i, 1);
+      if (i === 0 && q.length > 0) setImmediate(() => this.startHead(leg));
+      if (q.length === 0) this.queues.delete(leg);
+    }
+    this.calls.completeOperation(leg, job.op, status, result, reason);
+  }
+
+  private cancelAll(leg: AppLeg): void {
+    const q = this.queues.get(leg);
+    if (!q) return;
+    for (const j of [...q]) j.cancel();
+    this.queues.delete(leg);
+  }
+
+  private voice(leg: AppLeg): Player {
+    const v = this.parties.get(leg.participant)?.voice;
+    if (!v) throw new Error('the leg has no media');
+    return v;
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  playPrompt(leg: AppLeg, prompts: MediaPrompt[], clientContext: string | null): Operation {
+    const op = this.calls.newOperation(leg, 'playPrompt', clientContext);
+    const items: PlayItem[] = [];
+    let cancelled = false;
+    const job: MediaJob = {
+      op,
+      kind: 'play',
+      start: () => {
+        void Promise.all(prompts.map((p) => this.prompts.get(p))).then(
+          (buffers) => {
+            if (cancelled || op.done) return;
+            const voice = this.voice(leg);
+            const last = buffers.length - 1;
+            buffers.forEach((samples, i) => {
+              const times = Math.max(1, prompts[i]!.loop ?? 1);
+              for (let t = 0; t < times; t++) {
+                const isLast = i === last && t === times - 1;
+                const item: PlayItem = {
+                  kind: 'buffer',
+                  samples,
+                  onDone: isLast ? (ok) => { if (ok) this.finish(leg, job, 'completed', Results.success(), 'completedSuccessfully'); } : undefined,
+                };
+                items.push(item);
+                voice.enqueue(item);
+              }
+            });
+          },
+          (err: Error) => {
+            if (cancelled || op.done) return;
+            this.finish(leg, job, 'failed', Results.promptFailed(err.message), 'unknown');
+          },
+        );
+      },
+      cancel: () => {
+        cancelled = true;
+        const voice = this.parties.get(leg.participant)?.voice;
+        for (const item of items) voice?.cancel(item);
+        this.finish(leg, job, 'failed', Results.operationCanceled(), 'mediaOperationCanceled');
+      },
+    };
+    return this.enqueue(leg, job);
+  }
+
+  sendDtmfTones(leg: AppLeg, tones: Tone[], delayBetweenTonesMs: number, clientContext: string | null): Operation {
+    const op = this.calls.newOperation(leg, 'sendDtmfTones', clientContext);
+    const keys = tones.map(keyOfTone).join('');
+    let item: PlayItem | null = null;
+    const job: MediaJob = {
+      op,
+      kind: 'dtmf',
+      start: () => {
+        item = {
+          kind: 'dtmf', keys, toneMs: DTMF_TONE_MS, gapMs: delayBetweenTonesMs,
+          onDone: (ok) => { if (ok) this.finish(leg, job, 'completed', Results.success(), 'completedSuccessfully'); },
+        };
+        this.voice(leg).enqueue(item);
+      },
+      cancel: () => {
+        if (item) this.parties.get(leg.participant)?.voice.cancel(item);
+        this.finish(leg, job, 'failed', Results.operationCanceled(), 'mediaOperationCanceled');
+      },
+    };
+    return this.enqueue(leg, job);
+  }
+
+  record(leg: AppLeg, params: RecordParams): Operation {
+    const op = this.calls.newOperation(leg, 'record', params.clientContext);
+    const items: PlayItem[] = [];
+    let sink: (FrameSink & { done: boolean }) | null = null;
+    let stopped = false;
+
+    const stopRecording = (reason: string, result: ResultInfo, recorder: Recorder | null, keepFrames?: number) => {
+      if (stopped) return;
+      stopped = true;
+      const mediaLeg = this.parties.get(leg.participant)?.leg;
+      const s = sink;
+      // Sinks are not removed while the engine walks them: leave the tick first.
+      setImmediate(() => { if (s && mediaLeg) mediaLeg.removeSink(s); });
+      if (!recorder) {
+        this.finish(leg, job, 'failed', result, reason);
+        return;
+      }
+      const samples = recorder.samples(keepFrames);
+      void this.recordings.save(leg.call.id, samples).then(
+        (saved) => {
+          op.details.recordingLocation = saved.location;
+          op.details.recordingAccessToken = saved.token;
+          this.finish(leg, job, result.code >= 400 ? 'failed' : 'completed', result, reason);
+        },
+        (err: Error) => {
+          this.log.error({ err }, 'recordResponse: could not store the recording');
+          this.finish(leg, job, 'failed', { code: 500, subcode: 0, message: `The recording could not be stored: ${err.message}` }, 'unspecifiedError');
+        },
+      );
+    };
+
+    const startRecording = () => {
+      if (stopped || op.done) return;
+      const mediaLeg = this.parties.get(leg.participant)?.leg;
+      if (!mediaLeg) return;
+      const maxFrames = msToFrames(params.maxRecordDurationSeconds * 1000);
+      const initialFrames = msToFrames(params.initialSilenceTimeoutSeconds * 1000);
+      const recorder = new Recorder(maxFrames);
+      const gate = this.speechGate();
+      let frames = 0;
+      let speechSeen = false;
+      const recordSink = {
+        done: false,
+        write: (frame: Int16Array) => {
+          if (recordSink.done) return;
+          recorder.write(frame);
+          frames++;
+          if (gate.process(frame)) speechSeen = true;
+          const silentMs = speechSeen ? gate.silenceMs : 0;
+          let reason: string | null = null;
+          let result: ResultInfo | null = null;
+          if (!speechSeen && frames >= initialFrames) { reason = 'initialSilenceTimeout'; result = Results.initialSilence(params.initialSilenceTimeoutSeconds); }
+          else if (speechSeen && silentMs >= params.maxSilenceTimeoutSeconds * 1000) { reason = 'maxSilenceTimeout'; result = Results.maxSilence(params.maxSilenceTimeoutSeconds); }
+          else if (frames >= maxFrames) { reason = 'maxRecordDurationReached'; result = Results.maxRecordDuration(params.maxRecordDurationSeconds); }
+          if (reason && result) {
+            recordSink.done = true;
+            const r = reason, res = result;
+            setImmediate(() => stopRecording(r, res, recorder));
+          }
+        },
+      };
+      sink = recordSink;
+      mediaLeg.addSink(recordSink);
+      job.tone = (tone) => {
+        if (recordSink.done || !params.stopTones.includes(tone)) return;
+        recordSink.done = true;
+        stopRecording('stopToneDetected', Results.stopTone(tone), recorder);
+      };
+      job.cancel = () => {
+        recordSink.done = true;
+        stopRecording('operationCanceled', Results.operationCanceled(), recorder);
+      };
+    };
+
+    const job: MediaJob = {
+      op,
+      kind: 'record',
+      start: () => {
+        const afterPrompt = () => {
+          if (stopped || op.done) return;
+          if (!params.playBeep) {
+            startRecording();
+            return;
+          }
+          const beep: PlayItem = { kind: 'buffer', samples: RECORD_BEEP, onDone: (ok) => { if (ok) startRecording(); } };
+          items.push(beep);
+          this.voice(leg).enqueue(beep);
+        };
+        if (!params.prompt) {
+          afterPrompt();
+          return;
+        }
+        const prompt = params.prompt;
+        this.prompts.get(prompt).then(
+          (samples) => {
+            if (stopped || op.done) return;
+            const times = Math.max(1, prompt.loop ?? 1);
+            for (let t = 0; t < times; t++) {
+              const item: PlayItem = { kind: 'buffer', samples, onDone: t === times - 1 ? (ok) => { if (ok) afterPrompt(); } : undefined };
+              items.push(item);
+              this.voice(leg).enqueue(item);
+            }
+          },
+          (err: Error) => {
+            if (stopped || op.done) return;
+            stopped = true;
+            this.finish(leg, job, 'failed', Results.promptFailed(err.message), 'playPromptFailed');
+          },
+        );
+      },
+      cancel: () => {
+        const voice = this.parties.get(leg.participant)?.voice;
+        for (const item of items) voice?.cancel(item);
+        stopRecording('operationCanceled', Results.operationCanceled(), null);
+      },
+    };
+    return this.enqueue(leg, job, params.bargeInAllowed);
+  }
+
+  /** Cancels every running and queued playPrompt, recordResponse and sendDtmfTones of the leg. */
+  cancelMediaProcessing(leg: AppLeg, clientContext: string | null): Operation {
+    const op = this.calls.newOperation(leg, 'cancelMediaProcessing', clientContext);
+    this.cancelAll(leg);
+    op.status = 'completed';
+    op.resultInfo = Results.success();
+    return op;
+  }
+}
+
+/** A Graph tone name as the key it sends. */
+export function keyOfTone(t: Tone): string {
+  if (t.startsWith('tone')) return t.slice(4);
+  switch (t) {
+    case 'star': return '*';
+    case 'pound': return '#';
+    case 'a': return 'A';
+    case 'b': return 'B';
+    case 'c': return 'C';
+    case 'd': return 'D';
+    default: throw new Error(`tone ${t} cannot be sent in band`);
+  }
+}
+
+export const FRAME_DURATION_MS = FRAME_MS;

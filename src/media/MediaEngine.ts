@@ -1,0 +1,113 @@
+// The media engine: one 20 ms clock per process drives every call's MediaSession. The clock keeps
+// its own schedule (no drift); a tick that starts late is counted, and the missed frames are still
+// processed (up to a bound, beyond which they are counted as skipped and logged), never dropped silently.
+import type { Logger } from 'pino';
+import { FRAME_MS } from './MediaFormat.ts';
+import { MediaSession } from './MediaSession.ts';
+
+const STAT_WINDOW = 3000; // the last minute of ticks
+const MAX_CATCH_UP = 5; // frames processed back to back after a stall before skipping ahead
+
+export interface EngineStats {
+  ticks: number;
+  lateTicks: number;
+  skippedFrames: number;
+  sessions: number;
+  legs: number;
+  tickMs: { p50: number; p99: number; max: number };
+}
+
+export class MediaEngine {
+  private readonly sessions: MediaSession[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private nextAt = 0;
+  private ticks = 0;
+  private lateTicks = 0;
+  private skippedFrames = 0;
+  private readonly durations = new Float64Array(STAT_WINDOW);
+  private lastLateLog = 0;
+  private readonly onTimer = () => this.run();
+
+  constructor(private readonly log: Logger | null = null) {}
+
+  createSession(id: string): MediaSession {
+    const s = new MediaSession(id);
+    this.sessions.push(s);
+    return s;
+  }
+
+  closeSession(s: MediaSession): void {
+    s.closed = true;
+    const i = this.sessions.indexOf(s);
+    if (i >= 0) this.sessions.splice(i, 1);
+  }
+
+  get sessionCount(): number {
+    return this.sessions.length;
+  }
+
+  /** Starts the real-time clock. Tests and benchmarks may instead call tick() themselves. */
+  start(): void {
+    if (this.timer) return;
+    this.nextAt = performance.now() + FRAME_MS;
+    this.timer = setTimeout(this.onTimer, FRAME_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  private run(): void {
+    let now = performance.now();
+    let due = Math.floor((now - this.nextAt) / FRAME_MS) + 1;
+    if (due > 1) {
+      this.lateTicks++;
+      if (due > MAX_CATCH_UP) {
+        const skip = due - MAX_CATCH_UP;
+        this.skippedFrames += skip;
+        this.nextAt += skip * FRAME_MS;
+        due = MAX_CATCH_UP;
+      }
+      if (now - this.lastLateLog > 5000) {
+        this.lastLateLog = now;
+        this.log?.warn({ lateByMs: Math.round(now - this.nextAt), lateTicks: this.lateTicks, skippedFrames: this.skippedFrames }, 'media clock: tick late');
+      }
+    }
+    for (let i = 0; i < due; i++) {
+      this.tick();
+      this.nextAt += FRAME_MS;
+    }
+    now = performance.now();
+    this.timer = setTimeout(this.onTimer, Math.max(0, this.nextAt - now));
+  }
+
+  /** Processes one frame of every session. */
+  tick(): void {
+    const t0 = performance.now();
+    const sessions = this.sessions;
+    for (let i = 0; i < sessions.length; i++) sessions[i]!.tick();
+    this.durations[this.ticks % STAT_WINDOW] = performance.now() - t0;
+    this.ticks++;
+  }
+
+  stats(): EngineStats {
+    const n = Math.min(this.ticks, STAT_WINDOW);
+    const sorted = Array.from(this.durations.subarray(0, n)).sort((a, b) => a - b);
+    const q = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : 0);
+    let legs = 0;
+    for (const s of this.sessions) legs += s.legs.length;
+    return {
+      ticks: this.ticks,
+      lateTicks: this.lateTicks,
+      skippedFrames: this.skippedFrames,
+      sessions: this.sessions.length,
+      legs,
+      tickMs: { p50: q(0.5), p99: q(0.99), max: n ? sorted[n - 1]! : 0 },
+    };
+  }
+}

@@ -1,0 +1,63 @@
+// A participant's audio in a MediaSession: what it says this tick (inbound) and what it hears (the
+// mix of everyone else, outbound). Sources fill the inbound frame; taps see it (detectors, recorders
+// of what the participant says); sinks get the outbound frame (the endpoint, recorders).
+import { FRAME_SAMPLES, type FrameSink, type FrameSource } from './MediaFormat.ts';
+
+export class MediaLeg {
+  readonly inbound = new Int16Array(FRAME_SAMPLES);
+  readonly outbound = new Int16Array(FRAME_SAMPLES);
+  /** Sources are tried in order each tick; the first with audio speaks (a prompt over the caller's own voice source, say). */
+  readonly sources: FrameSource[] = [];
+  readonly taps: FrameSink[] = [];
+  readonly sinks: FrameSink[] = [];
+  /** Set during a tick: whether the inbound frame carries audio (false: all zero, skipped by the mixer). */
+  speaking = false;
+  /** Whether the last outbound frame was all zero (lets the mixer skip clearing it again). */
+  outboundSilent = true;
+  /** Server-side mute: the participant's audio is not mixed into the others' (its own taps still see it). */
+  muted = false;
+  closed = false;
+
+  constructor(readonly id: string) {}
+
+  addSource(s: FrameSource, first = false): void {
+    if (first) this.sources.unshift(s);
+    else this.sources.push(s);
+  }
+
+  removeSource(s: FrameSource): void {
+    const i = this.sources.indexOf(s);
+    if (i >= 0) this.sources.splice(i, 1);
+  }
+
+  addTap(t: FrameSink): void {
+    this.taps.push(t);
+  }
+
+  removeTap(t: FrameSink): void {
+    const i = this.taps.indexOf(t);
+    if (i >= 0) this.taps.splice(i, 1);
+  }
+
+  addSink(s: FrameSink): void {
+    this.sinks.push(s);
+  }
+
+  removeSink(s: FrameSink): void {
+    const i = this.sinks.indexOf(s);
+    if (i >= 0) this.sinks.splice(i, 1);
+  }
+
+  /** Fills `inbound` from the first source that has audio; zero when none. */
+  pull(): void {
+    const sources = this.sources;
+    for (let i = 0; i < sources.length; i++) {
+      if (sources[i]!.read(this.inbound)) {
+        this.speaking = true;
+        return;
+      }
+    }
+    if (this.speaking) this.inbound.fill(0);
+    this.speaking = false;
+  }
+}

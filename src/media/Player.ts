@@ -1,0 +1,93 @@
+// Plays a queue of audio items into a leg, frame by frame: buffers (prompts, beeps) and generated
+// DTMF. Reports each item's end through a callback (items are rare; frames allocate nothing).
+import { FRAME_SAMPLES, type FrameSource } from './MediaFormat.ts';
+import { DtmfGenerator } from './dtmf/DtmfGenerator.ts';
+
+export type PlayItem =
+  | { kind: 'buffer'; samples: Int16Array; loop?: boolean; onDone?: (completed: boolean) => void }
+  | { kind: 'silence'; frames: number; onDone?: (completed: boolean) => void }
+  | { kind: 'dtmf'; keys: string; toneMs: number; gapMs: number; onDone?: (completed: boolean) => void };
+
+export class Player implements FrameSource {
+  private readonly queue: PlayItem[] = [];
+  private pos = 0;
+  private silenceLeft = 0;
+  private dtmf: DtmfGenerator | null = null;
+  private dtmfStarted = false;
+
+  get busy(): boolean {
+    return this.queue.length > 0;
+  }
+
+  enqueue(item: PlayItem): void {
+    this.queue.push(item);
+  }
+
+  /** Stops the current item and drops the queue; each dropped item hears onDone(false). */
+  cancelAll(): void {
+    const dropped = this.queue.splice(0);
+    this.reset();
+    for (const item of dropped) item.onDone?.(false);
+  }
+
+  /** Removes one item (current or queued) without playing the rest of it. */
+  cancel(item: PlayItem): void {
+    const i = this.queue.indexOf(item);
+    if (i < 0) return;
+    this.queue.splice(i, 1);
+    if (i === 0) this.reset();
+    item.onDone?.(false);
+  }
+
+  private reset(): void {
+    this.pos = 0;
+    this.silenceLeft = 0;
+    this.dtmfStarted = false;
+  }
+
+  private finish(): void {
+    const item = this.queue.shift()!;
+    this.reset();
+    // Told after the frame is produced: the callback may enqueue more without disturbing this read.
+    if (item.onDone) setImmediate(item.onDone, true);
+  }
+
+  read(out: Int16Array): boolean {
+    const item = this.queue[0];
+    if (!item) return false;
+    switch (item.kind) {
+      case 'silence': {
+        if (this.silenceLeft === 0) this.silenceLeft = item.frames;
+        out.fill(0);
+        if (--this.silenceLeft === 0) this.finish();
+        return true;
+      }
+      case 'buffer': {
+        const src = item.samples;
+        let written = 0;
+        while (written < FRAME_SAMPLES) {
+          const n = Math.min(FRAME_SAMPLES - written, src.length - this.pos);
+          if (n <= 0) break;
+          out.set(src.subarray(this.pos, this.pos + n), written);
+          written += n;
+          this.pos += n;
+          if (this.pos >= src.length && item.loop) this.pos = 0;
+        }
+        if (written < FRAME_SAMPLES) out.fill(0, written);
+        if (this.pos >= src.length && !item.loop) this.finish();
+        return true;
+      }
+      case 'dtmf': {
+        if (!this.dtmfStarted) {
+          this.dtmf ??= new DtmfGenerator();
+          this.dtmf.reset();
+          this.dtmf.enqueue(item.keys, { toneMs: item.toneMs, gapMs: item.gapMs });
+          this.dtmfStarted = true;
+        }
+        this.dtmf!.generate(out);
+        if (!this.dtmf!.busy) this.finish();
+        return true;
+      }
+    }
+  }
+}

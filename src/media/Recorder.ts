@@ -1,0 +1,61 @@
+// Records frames into memory up to a bound: a list of preallocated blocks, so a long recording
+// never copies what it already holds. Used by recordResponse and by virtual users' ears.
+import { FRAME_SAMPLES, SAMPLE_RATE, type FrameSink } from './MediaFormat.ts';
+
+const BLOCK_FRAMES = 250; // 5 s per block
+
+export class Recorder implements FrameSink {
+  private readonly blocks: Int16Array[] = [];
+  private frames = 0;
+  private paused = false;
+  /** Set when the bound was reached: later frames are not kept. */
+  full = false;
+
+  constructor(private readonly maxFrames: number) {}
+
+  write(frame: Int16Array): void {
+    if (this.paused || this.full) return;
+    if (this.frames >= this.maxFrames) {
+      this.full = true;
+      return;
+    }
+    const b = Math.floor(this.frames / BLOCK_FRAMES);
+    if (b === this.blocks.length) this.blocks.push(new Int16Array(BLOCK_FRAMES * FRAME_SAMPLES));
+    this.blocks[b]!.set(frame, (this.frames % BLOCK_FRAMES) * FRAME_SAMPLES);
+    this.frames++;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  get durationMs(): number {
+    return (this.frames * FRAME_SAMPLES * 1000) / SAMPLE_RATE;
+  }
+
+  get frameCount(): number {
+    return this.frames;
+  }
+
+  /** The recorded audio as one buffer (optionally only the first `frames`). */
+  samples(frames = this.frames): Int16Array {
+    const n = Math.min(frames, this.frames);
+    const out = new Int16Array(n * FRAME_SAMPLES);
+    for (let f = 0; f < n; f += BLOCK_FRAMES) {
+      const b = this.blocks[f / BLOCK_FRAMES]!;
+      const take = Math.min(BLOCK_FRAMES, n - f) * FRAME_SAMPLES;
+      out.set(b.subarray(0, take), f * FRAME_SAMPLES);
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.blocks.length = 0;
+    this.frames = 0;
+    this.full = false;
+  }
+}

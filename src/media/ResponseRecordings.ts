@@ -1,0 +1,121 @@
+// Audio recorded by recordResponse: kept as WAV files in the data directory, each readable only
+// with its own short-lived access token, and deleted a while after its call ends (as the cloud
+// discards them "shortly after the call ends").
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { writeWav } from './audio/Wav.ts';
+import { SAMPLE_RATE } from './MediaFormat.ts';
+
+export class RecordingAccessError extends Error {
+  constructor(
+    readonly status: 401 | 403 | 404,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Entry {
+  id: string;
+  callId: string;
+  file: string | null;
+  bytes: Uint8Array | null;
+  deleteTimer: NodeJS.Timeout | null;
+}
+
+export class ResponseRecordings {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byCall = new Map<string, Set<string>>();
+  private readonly key: KeyObject;
+  private readonly dir: string | null;
+
+  constructor(
+    dataDir: string | null,
+    private readonly publicUrl: () => string,
+    private readonly tokenLifetimeSeconds: number,
+    private readonly retentionMs: number,
+  ) {
+    // A per-process key: tokens are short-lived and recordings do not outlive a restart's cleanup.
+    this.key = createSecretKey(randomBytes(32));
+    this.dir = dataDir ? join(dataDir, 'recordings', 'responses') : null;
+    if (this.dir) {
+      // Whatever a previous run left behind is past its retention by now.
+      rmSync(this.dir, { recursive: true, force: true });
+      mkdirSync(this.dir, { recursive: true });
+    }
+  }
+
+  location(id: string): string {
+    return `${this.publicUrl()}/recordings/responses/${id}`;
+  }
+
+  /** Stores a recording; returns its id, location and access token. */
+  async save(callId: string, samples: Int16Array): Promise<{ id: string; location: string; token: string }> {
+    const id = randomUUID();
+    const wav = writeWav(samples, SAMPLE_RATE, 1);
+    const entry: Entry = { id, callId, file: null, bytes: null, deleteTimer: null };
+    if (this.dir) {
+      entry.file = join(this.dir, `${id}.wav`);
+      writeFileSync(entry.file, wav);
+    } else {
+      entry.bytes = wav;
+    }
+    this.entries.set(id, entry);
+    let set = this.byCall.get(callId);
+    if (!set) this.byCall.set(callId, (set = new Set()));
+    set.add(id);
+    const token = await new SignJWT({ rec: id })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setAudience(this.location(id))
+      .setIssuedAt()
+      .setExpirationTime(`${this.tokenLifetimeSeconds}s`)
+      .sign(this.key);
+    return { id, location: this.location(id), token };
+  }
+
+  /** The call ended: its recordings are deleted after the retention time. */
+  callEnded(callId: string): void {
+    const set = this.byCall.get(callId);
+    if (!set) return;
+    this.byCall.delete(callId);
+    for (const id of set) {
+      const e = this.entries.get(id);
+      if (!e) continue;
+      e.deleteTimer = setTimeout(() => this.delete(id), this.retentionMs);
+      e.deleteTimer.unref();
+    }
+  }
+
+  delete(id: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    if (e.deleteTimer) clearTimeout(e.deleteTimer);
+    if (e.file && existsSync(e.file)) rmSync(e.file, { force: true });
+    this.entries.delete(id);
+  }
+
+  /** Reads a recording for a bearer token. Throws RecordingAccessError with the status to answer. */
+  async read(id: string, authorization: string | undefined): Promise<Uint8Array> {
+    const m = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization) : null;
+    if (!m) throw new RecordingAccessError(401, 'Send the recordingAccessToken as Authorization: Bearer <token>.');
+    let rec: unknown;
+    try {
+      const { payload } = await jwtVerify(m[1]!, this.key, { algorithms: ['HS256'] });
+      rec = payload.rec;
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new RecordingAccessError(401, 'The recording access token has expired.');
+      throw new RecordingAccessError(401, 'The recording access token is not valid.');
+    }
+    if (rec !== id) throw new RecordingAccessError(403, 'This access token is for another recording.');
+    const e = this.entries.get(id);
+    if (!e) throw new RecordingAccessError(404, `Recording ${id} does not exist or was deleted after its call ended.`);
+    return e.bytes ?? readFileSync(e.file!);
+  }
+
+  close(): void {
+    for (const e of this.entries.values()) if (e.deleteTimer) clearTimeout(e.deleteTimer);
+  }
+}
