@@ -14,7 +14,7 @@
  *     (the decision threshold is a measured 30 ms); keys separated by pauses of 40 ms are each
  *     reported (tone on 40 ms / off 40 ms, 12.5 keys per second);
  *   - level: nominal −10 dBFS per tone; detected from −3 dBFS down to 26 dB below nominal
- *     (−36 dBFS) and further, to the −43 dBFS floor (40 dB dynamic range; spandsp asks 35);
+ *     (−36 dBFS) and on to −40 dBFS (37 dB of dynamic range; spandsp asks 35); floor −43 dBFS;
  *   - noise: detected at 15 dB S/N in white noise, S/N taken the hard way: the power of ONE tone
  *     over the noise power in the 0–4 kHz band;
  *   - talk-off: no false key in ≥ 10 minutes of speech (espeak-ng: several languages, voices,
