@@ -16,7 +16,7 @@ import { FRAME_MS, msToFrames, type FrameSink } from '../media/MediaFormat.ts';
 import { Player, type PlayItem } from '../media/Player.ts';
 import { Recorder } from '../media/Recorder.ts';
 import { RECORD_BEEP } from '../media/Tones.ts';
-import { DtmfDetector } from '../media/dtmf/DtmfDetector.ts';
+import { DtmfListener } from '../media/dtmf/DtmfListener.ts';
 import type { ResponseRecordings } from '../media/ResponseRecordings.ts';
 
 /** Decides, frame by frame, whether someone is speaking (see media/vad). */
@@ -59,27 +59,7 @@ interface Party {
   leg: MediaLeg;
   /** The voice of an application (prompts, beeps, DTMF) or of a virtual user. */
   voice: Player;
-  detector: DtmfTap | null;
-}
-
-/** Runs the DTMF detector on what a person says; silent frames cost nothing. */
-class DtmfTap implements FrameSink {
-  private readonly detector = new DtmfDetector();
-  private quiet = 0;
-
-  constructor(private readonly onKey: (key: string) => void) {}
-
-  write(frame: Int16Array, silent: boolean): void {
-    if (silent) {
-      // A few silent frames close a digit in progress; after that there is nothing to listen to.
-      if (this.quiet >= 3) return;
-      this.quiet++;
-    } else {
-      this.quiet = 0;
-    }
-    const key = this.detector.process(frame);
-    if (key !== '') this.onKey(key);
-  }
+  detector: DtmfListener | null;
 }
 
 /** One queued media operation of an application's leg. */
@@ -122,10 +102,10 @@ export class CallMedia {
     const leg = session.addLeg(p.id);
     const voice = new Player();
     leg.addSource(voice);
-    let detector: DtmfTap | null = null;
+    let detector: DtmfListener | null = null;
     if (p.endpoint.kind !== 'app') {
       // Applications' audio is Telegraph's own: only people's audio is listened to for digits.
-      detector = new DtmfTap((key) => {
+      detector = new DtmfListener((key) => {
         const tone = toneFromKey(key);
         if (tone) setImmediate(() => this.tonePressed(p, tone));
       });
@@ -165,6 +145,8 @@ export class CallMedia {
   callEnded(call: Call): void {
     for (const p of call.participants.values()) this.detach(p);
     this.closeSession(call);
+    // Its recordResponse recordings (saved synchronously above when a recording was cut short) expire after the retention.
+    this.recordings.callEnded(call.id);
   }
 
   private closeSession(call: Call): void {
@@ -195,6 +177,8 @@ export class CallMedia {
     let q = this.queues.get(leg);
     if (!q) this.queues.set(leg, (q = []));
     if (bargeIn) for (const j of q.splice(0)) j.cancel();
+    // Cancelling the last job drops the emptied queue from the map (finish): put it back.
+    this.queues.set(leg, q);
     q.push(job);
     if (q.length === 1) setImmediate(() => this.startHead(leg));
     return job.op;

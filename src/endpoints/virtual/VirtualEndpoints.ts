@@ -10,9 +10,9 @@ import type { User } from '../../directory/DirectoryTypes.ts';
 import type { ScriptStep } from '../../config/ConfigSchema.ts';
 import type { CallMedia, PromptSource } from '../../calls/CallMedia.ts';
 import type { MediaLeg } from '../../media/MediaLeg.ts';
-import { msToFrames, type FrameSink } from '../../media/MediaFormat.ts';
+import { msToFrames } from '../../media/MediaFormat.ts';
 import { Recorder } from '../../media/Recorder.ts';
-import { DtmfDetector } from '../../media/dtmf/DtmfDetector.ts';
+import { DtmfListener } from '../../media/dtmf/DtmfListener.ts';
 import { sineTone, whiteNoise } from '../../media/Tones.ts';
 import { parseWav, writeWav } from '../../media/audio/Wav.ts';
 import type { PlayItem } from '../../media/Player.ts';
@@ -50,21 +50,6 @@ export interface VirtualAudioOptions {
 
 /** Ears are kept for this many of a user's most recent calls (the audio is what costs memory). */
 const EARS_KEPT_PER_USER = 10;
-
-/** Listens to what a virtual user hears for DTMF digits, and records each one in its events. */
-class EarDtmf implements FrameSink {
-  private readonly detector = new DtmfDetector();
-  private quiet = 0;
-  constructor(private readonly onKey: (key: string) => void) {}
-  write(frame: Int16Array, silent: boolean): void {
-    if (silent) {
-      if (this.quiet >= 3) return;
-      this.quiet++;
-    } else this.quiet = 0;
-    const key = this.detector.process(frame);
-    if (key !== '') this.onKey(key);
-  }
-}
 
 class VirtualUserState {
   readonly calls = new Map<string, SimCall>();
@@ -185,7 +170,7 @@ export class VirtualEndpoints implements EndpointDriver {
       this.ears.set(p.id, { recorder, participant: p });
       this.trimEars(user.id);
     }
-    leg.addSink(new EarDtmf((key) => this.record(user.id, p.id, 'dtmfHeard', { key })));
+    leg.addSink(new DtmfListener((key) => this.record(user.id, p.id, 'dtmfHeard', { key })));
   }
 
   /** The configured script starts once the other side is there (answered, or joined). */
