@@ -277,7 +277,8 @@ export class CallMedia {
       },
       cancel: () => {
         if (item) this.parties.get(leg.participant)?.voice.cancel(item);
-        this.finish(leg, job, 'failed', Results.operationCanceled(), 'mediaOperationCanceled');
+        // Seed 002 shows a cancelled sendDtmfTones as status completed with reason mediaOperationCanceled.
+        this.finish(leg, job, 'completed', Results.operationCanceled(), 'mediaOperationCanceled');
       },
     };
     return this.enqueue(leg, job);
