@@ -25,6 +25,8 @@ export class TokenError extends Error {
 export class TokenService {
   private readonly jwks;
   private readonly notificationTokens = new Map<string, { token: string; exp: number }>();
+  /** Tokens that passed verifyAppToken, by their text, until their exp (the RS256 check is the costly part). */
+  private readonly verified = new Map<string, { claims: AppTokenClaims; exp: number; iss: string }>();
 
   constructor(
     private readonly keys: KeyStore,
@@ -69,6 +71,11 @@ export class TokenService {
 
   /** Verifies a Graph bearer token. Throws TokenError with the status and reason to report. */
   async verifyAppToken(token: string): Promise<AppTokenClaims> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.exp > Date.now() / 1000 && hit.iss === this.issuerFor(hit.claims.tid)) return { ...hit.claims, roles: [...hit.claims.roles] };
+      this.verified.delete(token);
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.jwks, { algorithms: ['RS256'], audience: GRAPH_AUDIENCES, clockTolerance: 30 }));
@@ -86,6 +93,10 @@ export class TokenService {
     if (typeof tid !== 'string' || typeof appid !== 'string') throw new TokenError(401, 'InvalidAuthenticationToken', 'Access token validation failure: tid and appid claims are required.');
     if (payload.iss !== this.issuerFor(tid)) throw new TokenError(401, 'InvalidAuthenticationToken', `Access token validation failure: issuer "${String(payload.iss)}" is not this Telegraph's issuer for tenant ${tid}.`);
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    if (typeof payload.exp === 'number') {
+      if (this.verified.size >= 10_000) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { claims: { tid, appid, roles: [...roles] }, exp: payload.exp, iss: payload.iss });
+    }
     return { tid, appid, roles };
   }
 

@@ -90,11 +90,8 @@ export class Outbox {
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly listeners: DeliveryListener[] = [];
-  /** Statement runs not yet committed: all of them are committed in one transaction (see flushWrites). */
-  private readonly writes: (() => void)[] = [];
-  /** Messages whose INSERT is among `writes`: scheduled only once it is committed. */
-  private readonly unpushed: { key: string; p: Pending }[] = [];
-  private writeTimer: NodeJS.Immediate | null = null;
+  /** Messages whose INSERT is queued in the store's batch: each is scheduled once it is committed. */
+  private unpushed = 0;
   private readonly stmt: {
     insert: Statement;
     delivered: Statement;
@@ -165,32 +162,28 @@ export class Outbox {
     }
     // Durable before the first attempt: the message is scheduled only once its INSERT is committed.
     const p: Pending = { seq: 0, id, tenantId: msg.tenantId, appId: msg.appId, url, headers, body: msg.body, attempts: 0, createdAt, notBefore: createdAt };
-    this.unpushed.push({ key: msg.stream, p });
-    this.defer(() => {
-      p.seq = Number(this.stmt.insert.run(row).lastInsertRowid);
-    });
+    this.unpushed++;
+    this.defer(
+      () => {
+        p.seq = Number(this.stmt.insert.run(row).lastInsertRowid);
+      },
+      () => {
+        this.unpushed--;
+        this.push(msg.stream, p);
+        this.pump();
+      },
+    );
     return id;
   }
 
-  /** Queues a write for the next batch (one transaction per event-loop turn); at once after stop(). */
-  private defer(write: () => void): void {
-    this.writes.push(write);
-    if (this.stopped) this.flushWrites();
-    else this.writeTimer ??= setImmediate(() => this.flushWrites());
+  /** Queues a write in the store's batch (one transaction per event-loop turn); committed at once after stop(). */
+  private defer(write: () => void, then?: () => void): void {
+    this.store.defer(write, then);
+    if (this.stopped) this.store.commitBatch();
   }
 
-  /** Commits every queued write in one transaction, then schedules the messages it made durable. */
   private flushWrites(): void {
-    if (this.writeTimer) clearImmediate(this.writeTimer);
-    this.writeTimer = null;
-    if (this.writes.length === 0) return;
-    const writes = this.writes.splice(0);
-    const fresh = this.unpushed.splice(0);
-    this.store.db.transaction(() => {
-      for (const w of writes) w();
-    })();
-    for (const f of fresh) this.push(f.key, f.p);
-    if (fresh.length > 0) this.pump();
+    this.store.commitBatch();
   }
 
   private push(key: string, p: Pending): void {
@@ -292,7 +285,7 @@ export class Outbox {
     if (s.queue.length > 0) this.ready.push(s);
     else if (!s.rehomedTo) this.streams.delete(s.key);
     for (const l of this.listeners) l({ id: m.id, stream: s.key, status, latencyMs });
-    if (this.pendingCount === 0 && this.unpushed.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.pendingCount === 0 && this.unpushed === 0) for (const w of this.idleWaiters.splice(0)) w();
     this.pump();
   }
 
@@ -310,7 +303,7 @@ export class Outbox {
   }
 
   get pending(): number {
-    return this.pendingCount + this.unpushed.length;
+    return this.pendingCount + this.unpushed;
   }
 
   stop(): void {

@@ -42,6 +42,9 @@ const MIGRATIONS: string[] = [
 
 export class StateStore {
   readonly db: Database.Database;
+  private readonly batch: (() => void)[] = [];
+  private readonly afterCommit: (() => void)[] = [];
+  private batchTimer: NodeJS.Immediate | null = null;
 
   constructor(dataDir: string | null) {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
@@ -72,7 +75,34 @@ export class StateStore {
     this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
+  /**
+   * Runs `write` in the next batch: the writes queued during one event-loop turn commit together, in
+   * order, in one transaction (at setImmediate, or earlier through commitBatch); `then` runs after that
+   * commit. One commit per turn instead of one per statement is most of the cost of the hot paths.
+   */
+  defer(write: () => void, then?: () => void): void {
+    this.batch.push(write);
+    if (then) this.afterCommit.push(then);
+    this.batchTimer ??= setImmediate(() => this.commitBatch());
+  }
+
+  /** Commits the queued writes now: before a read that must see them, and at shutdown. */
+  commitBatch(): void {
+    if (this.batchTimer) clearImmediate(this.batchTimer);
+    this.batchTimer = null;
+    if (this.batch.length === 0) return;
+    const writes = this.batch.splice(0);
+    const then = this.afterCommit.splice(0);
+    this.db.transaction(() => {
+      for (const w of writes) w();
+    })();
+    for (const t of then) t();
+  }
+
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.commitBatch();
+      this.db.close();
+    }
   }
 }

@@ -56,6 +56,8 @@ class VirtualUserState {
   readonly participants = new Map<string, Participant>();
   readonly events: SimEvent[] = [];
   seq = 0;
+  /** Participant ids whose ears (VirtualEndpoints.ears) are kept, oldest first. */
+  readonly ears: string[] = [];
 }
 
 export class VirtualEndpoints implements EndpointDriver {
@@ -167,6 +169,7 @@ export class VirtualEndpoints implements EndpointDriver {
     if (this.audio.earSeconds > 0) {
       const recorder = new Recorder(msToFrames(this.audio.earSeconds * 1000));
       leg.addSink(recorder);
+      if (!this.ears.has(p.id)) this.state(user.id).ears.push(p.id);
       this.ears.set(p.id, { recorder, participant: p });
       this.trimEars(user.id);
     }
@@ -185,8 +188,9 @@ export class VirtualEndpoints implements EndpointDriver {
 
   /** Keeps the recordings of what the user heard for its most recent calls only. */
   private trimEars(userId: string): void {
-    const mine = [...this.ears.entries()].filter(([, e]) => this.userOf(e.participant)?.id === userId);
-    for (const [id] of mine.slice(0, Math.max(0, mine.length - EARS_KEPT_PER_USER))) this.ears.delete(id);
+    // O(1) per call: the user's own list, not a scan of every user's ears.
+    const mine = this.state(userId).ears;
+    while (mine.length > EARS_KEPT_PER_USER) this.ears.delete(mine.shift()!);
   }
 
   /** Plays a script's steps one after the other on the participant's voice. */
