@@ -23,6 +23,10 @@ import type { ResponseRecordings } from '../media/ResponseRecordings.ts';
 export interface SpeechGate {
   process(frame: Int16Array): boolean;
   reset(): void;
+  /** Starts a new recording while keeping what was learnt about the line's noise. */
+  restart(): void;
+  /** Whether speech was heard since the last restart (a burst later judged to be noise is withdrawn). */
+  readonly speechSeen: boolean;
   /** Milliseconds since speech was last heard (after hangover smoothing, measured from the speech itself). */
   readonly silenceMs: number;
 }
@@ -287,7 +291,7 @@ export class CallMedia {
   record(leg: AppLeg, params: RecordParams): Operation {
     const op = this.calls.newOperation(leg, 'record', params.clientContext);
     const items: PlayItem[] = [];
-    let sink: (FrameSink & { done: boolean }) | null = null;
+    let sink: FrameSink | null = null;
     let stopped = false;
 
     const stopRecording = (reason: string, result: ResultInfo, recorder: Recorder | null, keepFrames?: number) => {
@@ -315,38 +319,41 @@ export class CallMedia {
       );
     };
 
+    // One speech detector per recordResponse, listening from the moment the job starts (during the
+    // prompt and the beep) so that it already knows the line's noise when recording begins.
+    const gate = this.speechGate();
+    const listen = {
+      done: false,
+      recorder: null as Recorder | null,
+      frames: 0,
+      write: (frame: Int16Array) => {
+        if (listen.done) return;
+        gate.process(frame);
+        const recorder = listen.recorder;
+        if (!recorder) return;
+        recorder.write(frame);
+        const frames = ++listen.frames;
+        let reason: string | null = null;
+        let result: ResultInfo | null = null;
+        if (!gate.speechSeen && frames >= initialFrames) { reason = 'initialSilenceTimeout'; result = Results.initialSilence(params.initialSilenceTimeoutSeconds); }
+        else if (gate.speechSeen && gate.silenceMs >= params.maxSilenceTimeoutSeconds * 1000) { reason = 'maxSilenceTimeout'; result = Results.maxSilence(params.maxSilenceTimeoutSeconds); }
+        else if (frames >= maxFrames) { reason = 'maxRecordDurationReached'; result = Results.maxRecordDuration(params.maxRecordDurationSeconds); }
+        if (reason && result) {
+          listen.done = true;
+          const r = reason, res = result;
+          setImmediate(() => stopRecording(r, res, recorder));
+        }
+      },
+    };
+    const maxFrames = msToFrames(params.maxRecordDurationSeconds * 1000);
+    const initialFrames = msToFrames(params.initialSilenceTimeoutSeconds * 1000);
+
     const startRecording = () => {
       if (stopped || op.done) return;
-      const mediaLeg = this.parties.get(leg.participant)?.leg;
-      if (!mediaLeg) return;
-      const maxFrames = msToFrames(params.maxRecordDurationSeconds * 1000);
-      const initialFrames = msToFrames(params.initialSilenceTimeoutSeconds * 1000);
       const recorder = new Recorder(maxFrames);
-      const gate = this.speechGate();
-      let frames = 0;
-      let speechSeen = false;
-      const recordSink = {
-        done: false,
-        write: (frame: Int16Array) => {
-          if (recordSink.done) return;
-          recorder.write(frame);
-          frames++;
-          if (gate.process(frame)) speechSeen = true;
-          const silentMs = speechSeen ? gate.silenceMs : 0;
-          let reason: string | null = null;
-          let result: ResultInfo | null = null;
-          if (!speechSeen && frames >= initialFrames) { reason = 'initialSilenceTimeout'; result = Results.initialSilence(params.initialSilenceTimeoutSeconds); }
-          else if (speechSeen && silentMs >= params.maxSilenceTimeoutSeconds * 1000) { reason = 'maxSilenceTimeout'; result = Results.maxSilence(params.maxSilenceTimeoutSeconds); }
-          else if (frames >= maxFrames) { reason = 'maxRecordDurationReached'; result = Results.maxRecordDuration(params.maxRecordDurationSeconds); }
-          if (reason && result) {
-            recordSink.done = true;
-            const r = reason, res = result;
-            setImmediate(() => stopRecording(r, res, recorder));
-          }
-        },
-      };
-      sink = recordSink;
-      mediaLeg.addSink(recordSink);
+      gate.restart();
+      listen.recorder = recorder;
+      const recordSink = listen;
       job.tone = (tone) => {
         if (recordSink.done || !params.stopTones.includes(tone)) return;
         recordSink.done = true;
@@ -362,6 +369,11 @@ export class CallMedia {
       op,
       kind: 'record',
       start: () => {
+        const mediaLeg = this.parties.get(leg.participant)?.leg;
+        if (mediaLeg) {
+          sink = listen;
+          mediaLeg.addSink(listen);
+        }
         const afterPrompt = () => {
           if (stopped || op.done) return;
           if (!params.playBeep) {
@@ -389,12 +401,13 @@ export class CallMedia {
           },
           (err: Error) => {
             if (stopped || op.done) return;
-            stopped = true;
-            this.finish(leg, job, 'failed', Results.promptFailed(err.message), 'playPromptFailed');
+            listen.done = true;
+            stopRecording('playPromptFailed', Results.promptFailed(err.message), null);
           },
         );
       },
       cancel: () => {
+        listen.done = true;
         const voice = this.parties.get(leg.participant)?.voice;
         for (const item of items) voice?.cancel(item);
         stopRecording('operationCanceled', Results.operationCanceled(), null);
