@@ -136,7 +136,10 @@ export class Telegraph {
 
     const http = buildHttp(log, config.server.bodyLimitBytes);
     http.get('/', async () => ({ service: 'telegraph', graph: `${publicUrl()}/v1.0/communications/calls`, docs: 'README.md and docs/ in the Telegraph repository' }));
-    http.get('/healthz', async () => ({ status: 'ok', activeCalls: calls.activeCalls().length, pendingNotifications: outbox.pending }));
+    http.get('/healthz', async () => {
+      const m = engine.stats();
+      return { status: 'ok', activeCalls: calls.activeCalls().length, pendingNotifications: outbox.pending, media: { sessions: m.sessions, legs: m.legs, lateTicks: m.lateTicks, skippedFrames: m.skippedFrames } };
+    });
     registerIdentityRoutes(http, { directory, tokens, keys, publicUrl });
     registerGraphRoutes(http, {
       calls, media, directory, tokens, publicUrl,
@@ -144,7 +147,7 @@ export class Telegraph {
       casing: config.calls.operationStatusCasing,
       maxGroupTargets: config.calls.maxGroupTargets,
     });
-    registerAdminRoutes(http, { directory, calls, outbox, adminKey });
+    registerAdminRoutes(http, { directory, calls, outbox, adminKey, mediaStats: () => engine.stats() });
     registerSimulatorRoutes(http, { directory, virtual, adminKey });
     registerRecordingRoutes(http, recordings);
 

@@ -22,6 +22,8 @@ export interface AdminRouteOptions {
   calls: CallService;
   outbox: Outbox;
   adminKey: string;
+  /** The media engine's counters: ticks, late ticks, skipped frames, tick time percentiles. */
+  mediaStats: () => unknown;
 }
 
 export function checkAdminKey(req: FastifyRequest, adminKey: string): void {
@@ -190,6 +192,7 @@ export function registerAdminRoutes(http: FastifyInstance, o: AdminRouteOptions)
     }
 
     // ---- calls and lobbies
+    admin.get('/media', async () => o.mediaStats());
     admin.get('/calls', async () => ({
       value: calls.activeCalls().map((c) => ({
         serverCallId: c.id,

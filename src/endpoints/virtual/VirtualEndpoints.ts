@@ -226,7 +226,18 @@ export class VirtualEndpoints implements EndpointDriver {
   /** A WAV from a path, or from an http(s) URL through the prompt store (same guards and cache). */
   private async loadAudio(source: string): Promise<Int16Array> {
     if (/^https?:\/\//i.test(source)) return this.audio!.prompts.get({ uri: source });
-    return parseWav(new Uint8Array(await readFile(source))).samples;
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(source));
+    } catch (err) {
+      throw new Error(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    try {
+      return parseWav(bytes).samples;
+    } catch (err) {
+      // The reason only (e.g. "not a RIFF/WAVE file"): never echo a local file's bytes back.
+      throw new Error(`${source} is not usable WAV audio: ${(err as { reason?: string }).reason ?? 'unreadable'}`);
+    }
   }
 
   private enqueueVoice(p: Participant, item: PlayItem): boolean {
