@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError } from './config/loadConfig.ts';
 import { Telegraph } from './server.ts';
+import { formatConnectionString } from './identity/AcsHmac.ts';
 
 const USAGE = `Usage: telegraph start [options]
 
@@ -86,12 +87,22 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** The connection string for the public URL; ACS endpoints have no path, so a public URL with one cannot be used. */
+function connectionString(url: string, key: string): string {
+  try {
+    return formatConnectionString(url, key);
+  } catch (err) {
+    return `(none: ${(err as Error).message})`;
+  }
+}
+
 function printBanner(t: Telegraph): void {
   const url = t.publicUrl;
   const lines = [
     '',
     `Telegraph is listening on ${url}`,
     `  Graph API      ${url}/v1.0/communications/calls   (and ${url}/beta/...)`,
+    `  ACS API        ${url}/calling/...   (Call Automation; connection string below)`,
     `  admin key      ${t.adminKey}`,
   ];
   const dev = t.developmentTenant;
@@ -105,6 +116,13 @@ function printBanner(t: Telegraph): void {
       `  token URL      ${url}/${dev.tenantId}/oauth2/v2.0/token`,
       `  bot number     ${dev.phoneNumber} (application instance ${dev.applicationInstanceId})`,
       `  virtual users  ${dev.userIds.join(', ')}`,
+      ...(dev.acs
+        ? [
+            `  ACS resource   ${dev.acs.resourceId} (number ${dev.acs.phoneNumber}; its users are 8:acs:${dev.acs.resourceId}_<user id>)`,
+            `  ACS connection string (plain HTTP: new CallAutomationClient(cs, { allowInsecureConnection: true })):`,
+            `    ${connectionString(url, dev.acs.accessKey)}`,
+          ]
+        : []),
       '',
       'Get a token:',
       `  curl -s -d grant_type=client_credentials -d client_id=${dev.clientId} \\`,

@@ -28,6 +28,13 @@ import { ResponseRecordings } from './media/ResponseRecordings.ts';
 import { SpeechDetector } from './media/vad/SpeechDetector.ts';
 import { CallMedia } from './calls/CallMedia.ts';
 import { registerRecordingRoutes } from './api/graph/recordingRoutes.ts';
+import { AcsNotifier } from './api/acs/AcsNotifier.ts';
+import { registerAcsRoutes } from './api/acs/acsRoutes.ts';
+import { IncomingCallContexts } from './api/acs/IncomingCallContext.ts';
+import { RepeatabilityCache } from './api/acs/Repeatability.ts';
+import { EventGridPublisher } from './notify/EventGridPublisher.ts';
+import { ACS_APP_PREFIX } from './directory/Directory.ts';
+import { newAccessKey } from './identity/AcsHmac.ts';
 
 export interface DevelopmentTenant {
   tenantId: string;
@@ -37,6 +44,8 @@ export interface DevelopmentTenant {
   phoneNumber: string;
   userIds: string[];
   meetingId: string;
+  /** The development ACS resource (absent in data directories made before ACS support). */
+  acs?: { resourceId: string; accessKey: string; phoneNumber: string };
 }
 
 export interface TelegraphOptions {
@@ -63,7 +72,7 @@ export class Telegraph {
     parts: {
       store: StateStore; directory: Directory; calls: CallService; outbox: Outbox; virtual: VirtualEndpoints;
       http: FastifyInstance; adminKey: string; dev: DevelopmentTenant | null; delivery: HttpDelivery;
-      engine: MediaEngine; recordings: ResponseRecordings;
+      engine: MediaEngine; recordings: ResponseRecordings; eventGrid: EventGridPublisher; media: CallMedia;
     },
   ) {
     this.store = parts.store;
@@ -76,10 +85,17 @@ export class Telegraph {
     this.developmentTenant = parts.dev;
     this.delivery = parts.delivery;
     this.engine = parts.engine;
+    this.media = parts.media;
     this.recordings = parts.recordings;
+    this.eventGrid = parts.eventGrid;
   }
 
+  /** Event Grid subscriptions of ACS resources (IncomingCall; call recording publishes through it too). */
+  readonly eventGrid: EventGridPublisher;
+
   readonly engine: MediaEngine;
+  /** Calls' media (legs, sessions); call recording observes it. */
+  readonly media: CallMedia;
   private readonly recordings: ResponseRecordings;
 
   private readonly delivery: HttpDelivery;
@@ -116,14 +132,27 @@ export class Telegraph {
     const publicUrl = () => config.server.publicUrl?.replace(/\/$/, '') ?? instance?.url ?? `http://${config.server.host}:${config.server.port}`;
     const tokens = new TokenService(keys, publicUrl, config.identity.tokenLifetimeSeconds, config.identity.notificationTokenLifetimeSeconds);
     const delivery = new HttpDelivery(config.notifications.timeoutMs);
-    const outbox = new Outbox(store, config.notifications, delivery, (tid, appId) => tokens.notificationToken(tid, appId), log.child({ component: 'outbox' }));
+    // Notifications are signed for their application; an ACS resource's (appId acs:<id>) for the resource id, as ACS does.
+    const outbox = new Outbox(store, config.notifications, delivery, (tid, appId) => tokens.notificationToken(tid, appId.startsWith(ACS_APP_PREFIX) ? appId.slice(ACS_APP_PREFIX.length) : appId), log.child({ component: 'outbox' }));
     const calls = new CallService(directory, config.calls, log.child({ component: 'calls' }));
     const graphNotifier = new GraphNotifier(outbox, publicUrl, config.calls.operationStatusCasing);
     calls.observe(graphNotifier);
+    const eventGrid = new EventGridPublisher(directory, outbox, publicUrl, {
+      timeoutMs: config.notifications.timeoutMs,
+      validationAttempts: 3,
+      validationRetryMs: Math.min(config.notifications.backoffBaseMs, 2000),
+    }, log.child({ component: 'eventgrid' }));
+    const incomingCallContexts = new IncomingCallContexts();
+    const acsNotifier = new AcsNotifier(outbox, directory, eventGrid, incomingCallContexts);
+    calls.observe(acsNotifier);
+    calls.registerAppApi('acs', { incomingRequest: (app) => acsNotifier.incomingRequest(app) });
     // Calls do not outlive their process (their media cannot); applications are told at once.
     const journal = new CallJournal(store);
     const orphans = journal.takeOrphans();
-    for (const entry of orphans) graphNotifier.legLost(entry, Results.restarted());
+    for (const entry of orphans) {
+      if (entry.api === 'acs') acsNotifier.legLost(entry, Results.restarted());
+      else graphNotifier.legLost(entry, Results.restarted());
+    }
     if (orphans.length) log.warn({ calls: orphans.length }, 'calls left active by the previous run were ended');
     calls.observe(journal);
     const engine = new MediaEngine(log.child({ component: 'media' }));
@@ -147,11 +176,18 @@ export class Telegraph {
       casing: config.calls.operationStatusCasing,
       maxGroupTargets: config.calls.maxGroupTargets,
     });
-    registerAdminRoutes(http, { directory, calls, outbox, adminKey, mediaStats: () => engine.stats() });
+    registerAcsRoutes(http, {
+      calls, media, directory, notifier: acsNotifier, contexts: incomingCallContexts, eventGrid,
+      repeatability: new RepeatabilityCache(),
+      allowInsecureCallbacks: config.calls.allowInsecureCallbacks,
+      maxGroupTargets: config.calls.maxGroupTargets,
+      ringTimeoutMs: config.calls.ringTimeoutMs,
+    });
+    registerAdminRoutes(http, { directory, calls, outbox, adminKey, mediaStats: () => engine.stats(), acs: { eventGrid, publicUrl } });
     registerSimulatorRoutes(http, { directory, virtual, adminKey });
     registerRecordingRoutes(http, recordings);
 
-    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery, engine, recordings });
+    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery, engine, recordings, eventGrid, media });
     return instance;
   }
 
@@ -167,6 +203,7 @@ export class Telegraph {
     const host = this.config.server.host.includes(':') ? `[${this.config.server.host}]` : this.config.server.host;
     this.url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     this.outbox.start();
+    this.eventGrid.start();
     return this.url;
   }
 
@@ -177,6 +214,7 @@ export class Telegraph {
       this.calls.endAll(Results.shutdown());
       const flushed = await this.outbox.flush(this.config.notifications.shutdownFlushMs);
       if (!flushed) this.log.warn({ pending: this.outbox.pending }, 'shutdown: notifications still pending; they will be delivered at the next start');
+      this.eventGrid.stop();
       this.outbox.stop();
       this.engine.stop();
       this.recordings.close();
@@ -199,6 +237,7 @@ function createDevelopmentTenant(directory: Directory): DevelopmentTenant {
     { id: randomUUID(), displayName: 'Alex Wilber', phoneNumber: '+14255550102', answer: 'manual' as const },
   ];
   const meetingId = randomUUID();
+  const acs = { resourceId: randomUUID(), accessKey: newAccessKey(), phoneNumber: '+14255550110' };
   directory.applyTenantConfig({
     id: tenantId,
     displayName: 'Telegraph development tenant',
@@ -232,6 +271,9 @@ function createDevelopmentTenant(directory: Directory): DevelopmentTenant {
         attendees: [],
       },
     ],
+    acsResources: [
+      { id: acs.resourceId, displayName: 'Development Communication Services', keys: [acs.accessKey], phoneNumbers: [acs.phoneNumber], eventGridSubscriptions: [] },
+    ],
   });
-  return { tenantId, clientId, clientSecret, applicationInstanceId: instanceId, phoneNumber, userIds: users.map((u) => u.id), meetingId };
+  return { tenantId, clientId, clientSecret, applicationInstanceId: instanceId, phoneNumber, userIds: users.map((u) => u.id), meetingId, acs };
 }

@@ -8,8 +8,9 @@ import type { Operation } from './Operation.ts';
 export type MediaHosting = 'service' | 'app';
 
 export interface LegRequest {
-  /** Which API created or answered the leg, and its version: decides rendering. */
-  api: 'graph';
+  /** Which API created or answered the leg (decides which adapter renders it), and its version. */
+  api: 'graph' | 'acs';
+  /** Graph's version. ACS legs carry 'v1.0' here (unused) and their api-version in `wire`. */
   apiVersion: 'v1.0' | 'beta';
   callbackUri: string | null;
   requestedModalities: string[];

@@ -17,6 +17,8 @@ export interface JournalEntry {
   direction: 'incoming' | 'outgoing';
   myParticipantId: string;
   apiVersion: 'v1.0' | 'beta';
+  /** Which API's notifier tells the application (absent in entries written before ACS: Graph). */
+  api?: 'graph' | 'acs';
 }
 
 export class CallJournal implements CallObserver {
@@ -61,6 +63,7 @@ export class CallJournal implements CallObserver {
       direction: leg.direction,
       myParticipantId: leg.participant.id,
       apiVersion: leg.request.apiVersion,
+      api: leg.request.api,
     };
     const row = { id: leg.id, tenantId: entry.tenantId, appId: entry.appId, serverCallId: entry.serverCallId, state: leg.state, data: JSON.stringify(entry), now: Date.now() };
     this.store.defer(() => this.upsert.run(row));

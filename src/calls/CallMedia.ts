@@ -17,6 +17,7 @@ import { Player, type PlayItem } from '../media/Player.ts';
 import { Recorder } from '../media/Recorder.ts';
 import { RECORD_BEEP } from '../media/Tones.ts';
 import { DtmfListener } from '../media/dtmf/DtmfListener.ts';
+import { Ear } from '../media/Ear.ts';
 import type { ResponseRecordings } from '../media/ResponseRecordings.ts';
 
 /** Decides, frame by frame, whether someone is speaking (see media/vad). */
@@ -55,6 +56,40 @@ export interface RecordParams {
   clientContext: string | null;
 }
 
+/** How a prompt is played (ACS play): to whom, how often, and whether it interrupts the queue. */
+export interface PlayOptions {
+  /** Only these participants hear it (each through its Ear); absent or null: everyone (the application's voice). */
+  listeners?: Participant[] | null;
+  /** Loop the prompts until the operation is cancelled. */
+  forever?: boolean;
+  /** Cancel whatever the leg has running or queued first. */
+  bargeIn?: boolean;
+}
+
+/** DTMF collection (ACS recognize with DTMF input). */
+export interface RecognizeParams {
+  /** Whose keys are collected. */
+  target: Participant;
+  /** Played to the target first; collection (and the initial silence timer) starts when they end. */
+  prompts: MediaPrompt[];
+  /** A key during the prompt stops it and counts; otherwise keys during the prompt are ignored. */
+  interruptPrompt: boolean;
+  initialSilenceTimeoutSeconds: number;
+  interToneTimeoutSeconds: number;
+  maxTones: number;
+  stopTones: Tone[];
+  clientContext: string | null;
+  /** Cancel whatever the leg has running or queued first. */
+  bargeIn: boolean;
+}
+
+/** Told when a participant's leg joins or leaves its call's MediaSession, and when a call's media ends (before its legs go). */
+export interface LegObserver {
+  legAttached?(p: Participant, leg: MediaLeg): void;
+  legDetached?(p: Participant, leg: MediaLeg): void;
+  callEnded?(call: Call): void;
+}
+
 /** DTMF tone timing for sendDtmfTones (ITU-T Q.23/Q.24: at least 40 ms on, 40 ms off). */
 export const DTMF_TONE_MS = 100;
 export const DTMF_DEFAULT_GAP_MS = 100;
@@ -69,18 +104,21 @@ interface Party {
 /** One queued media operation of an application's leg. */
 interface MediaJob {
   op: Operation;
-  kind: 'play' | 'record' | 'dtmf';
+  kind: 'play' | 'record' | 'dtmf' | 'recognize';
   start(): void;
   /** Stops it (running or queued) as cancelled. */
   cancel(): void;
-  /** For record jobs: a tone was pressed by someone else in the call. */
-  tone?(tone: Tone): void;
+  /** For record and recognize jobs: a tone was pressed by someone else in the call. */
+  tone?(tone: Tone, from: Participant): void;
 }
 
 export class CallMedia {
   private readonly sessions = new Map<Call, MediaSession>();
+  private readonly legObservers: LegObserver[] = [];
   private readonly parties = new Map<Participant, Party>();
   private readonly queues = new Map<AppLeg, MediaJob[]>();
+  /** Participants' Ears (made on first private audio or hold). */
+  private readonly ears = new Map<Participant, Ear>();
 
   constructor(
     private readonly engine: MediaEngine,
@@ -117,7 +155,22 @@ export class CallMedia {
     }
     leg.muted = p.serverMuted || (p.endpoint.kind === 'app' && p.isMuted);
     this.parties.set(p, { leg, voice, detector });
+    for (const o of this.legObservers) o.legAttached?.(p, leg);
     return leg;
+  }
+
+  /** Observers of legs coming and going and of calls' media ending (call recording follows calls this way). Returns an unsubscribe. */
+  observeLegs(o: LegObserver): () => void {
+    this.legObservers.push(o);
+    return () => {
+      const i = this.legObservers.indexOf(o);
+      if (i >= 0) this.legObservers.splice(i, 1);
+    };
+  }
+
+  /** The call's MediaSession, while anyone in it has a leg. */
+  sessionOf(call: Call): MediaSession | null {
+    return this.sessions.get(call) ?? null;
   }
 
   voiceOf(p: Participant): Player | null {
@@ -130,7 +183,42 @@ export class CallMedia {
 
   setMuted(p: Participant, muted: boolean): void {
     const party = this.parties.get(p);
-    if (party) party.leg.muted = muted;
+    if (party) party.leg.muted = muted || p.isOnHold;
+  }
+
+  /** The participant's Ear: what it alone hears. Null when it has no audio leg. */
+  private ear(p: Participant): Ear | null {
+    const party = this.parties.get(p);
+    if (!party) return null;
+    let ear = this.ears.get(p);
+    if (!ear) this.ears.set(p, (ear = new Ear(party.leg)));
+    return ear;
+  }
+
+  private readonly holdMusic = new Map<Participant, PlayItem>();
+
+  /** Hold: the participant hears silence (or `music`, looped) and is not mixed into the call; unhold undoes both. */
+  setHeld(p: Participant, held: boolean, music: MediaPrompt | null = null): void {
+    const party = this.parties.get(p);
+    const ear = this.ear(p);
+    if (!party || !ear) return;
+    ear.held = held;
+    party.leg.muted = held || p.serverMuted || (p.endpoint.kind === 'app' && p.isMuted);
+    const playing = this.holdMusic.get(p);
+    if (playing) {
+      this.holdMusic.delete(p);
+      ear.player.cancel(playing);
+    }
+    if (!held || !music) return;
+    this.prompts.get(music).then(
+      (samples) => {
+        if (!p.isOnHold || !ear.held || this.holdMusic.has(p) || !this.parties.has(p)) return;
+        const item: PlayItem = { kind: 'buffer', samples, loop: true };
+        this.holdMusic.set(p, item);
+        ear.player.enqueue(item);
+      },
+      (err: Error) => this.log.warn({ err: err.message, participant: p.id }, 'hold music could not be played: the participant hears silence'),
+    );
   }
 
   /** The participant left: its operations end, its leg goes. */
@@ -138,8 +226,12 @@ export class CallMedia {
     const party = this.parties.get(p);
     if (!party) return;
     this.parties.delete(p);
+    for (const o of this.legObservers) o.legDetached?.(p, party.leg);
     if (p.endpoint.kind === 'app') this.cancelAll(p.endpoint.leg);
     party.voice.cancelAll();
+    this.ears.get(p)?.player.cancelAll();
+    this.ears.delete(p);
+    this.holdMusic.delete(p);
     const session = this.sessions.get(p.call);
     if (!session) return;
     session.removeLeg(party.leg);
@@ -147,6 +239,7 @@ export class CallMedia {
   }
 
   callEnded(call: Call): void {
+    for (const o of [...this.legObservers]) o.callEnded?.(call);
     for (const p of call.participants.values()) this.detach(p);
     this.closeSession(call);
     // Its recordResponse recordings (saved synchronously above when a recording was cut short) expire after the retention.
@@ -167,7 +260,7 @@ export class CallMedia {
     for (const other of p.call.participants.values()) {
       if (other === p || other.endpoint.kind !== 'app') continue;
       const job = this.queues.get(other.endpoint.leg)?.[0];
-      job?.tone?.(tone);
+      job?.tone?.(tone, p);
     }
   }
 
@@ -222,70 +315,200 @@ export class CallMedia {
 
   // ------------------------------------------------------------------ operations
 
-  playPrompt(leg: AppLeg, prompts: MediaPrompt[], clientContext: string | null): Operation {
+  playPrompt(leg: AppLeg, prompts: MediaPrompt[], clientContext: string | null, options: PlayOptions = {}): Operation {
     const op = this.calls.newOperation(leg, 'playPrompt', clientContext);
-    const items: PlayItem[] = [];
+    const placed: { player: Player; item: PlayItem }[] = [];
     let cancelled = false;
     const job: MediaJob = {
       op,
       kind: 'play',
       start: () => {
-        void Promise.all(prompts.map((p) => this.prompts.get(p))).then(
+        const fetches = prompts.map((p, i) => this.prompts.get(p).catch((err: Error) => Promise.reject(Object.assign(new Error(err.message), { promptIndex: i }))));
+        void Promise.all(fetches).then(
           (buffers) => {
             if (cancelled || op.done) return;
-            const voice = this.voice(leg);
-            const last = buffers.length - 1;
-            buffers.forEach((samples, i) => {
-              const times = Math.max(1, prompts[i]!.loop ?? 1);
-              for (let t = 0; t < times; t++) {
-                const isLast = i === last && t === times - 1;
-                const item: PlayItem = {
-                  kind: 'buffer',
-                  samples,
-                  onDone: isLast ? (ok) => { if (ok) this.finish(leg, job, 'completed', Results.success(), 'completedSuccessfully'); } : undefined,
-                };
-                items.push(item);
-                voice.enqueue(item);
+            // Who hears it: everyone (the application's voice) or the chosen participants (their Ears).
+            const players = options.listeners
+              ? options.listeners.map((l) => this.ear(l)?.player).filter((x): x is Player => x !== undefined)
+              : [this.voice(leg)];
+            if (players.length === 0) {
+              this.finish(leg, job, 'failed', Results.promptFailed('none of the participants to play to is in the call any more.'), 'unknown');
+              return;
+            }
+            let pending = players.length;
+            const listenerDone = (ok: boolean) => {
+              if (cancelled || op.done) return;
+              // A listener that left (its queue dropped) counts as done; the job's own cancel sets `cancelled` first.
+              if (!ok && !options.listeners) return;
+              if (--pending === 0) this.finish(leg, job, 'completed', Results.success(), 'completedSuccessfully');
+            };
+            for (const player of players) {
+              if (options.forever) {
+                // Looped until cancelled: one buffer of the whole sequence, repeated by the player.
+                const samples = buffers.length === 1 ? buffers[0]! : concat(buffers);
+                const item: PlayItem = { kind: 'buffer', samples, loop: true };
+                placed.push({ player, item });
+                player.enqueue(item);
+                continue;
               }
-            });
+              const last = buffers.length - 1;
+              buffers.forEach((samples, i) => {
+                const times = Math.max(1, prompts[i]!.loop ?? 1);
+                for (let t = 0; t < times; t++) {
+                  const isLast = i === last && t === times - 1;
+                  const item: PlayItem = { kind: 'buffer', samples, onDone: isLast ? listenerDone : undefined };
+                  placed.push({ player, item });
+                  player.enqueue(item);
+                }
+              });
+            }
+            this.calls.operationStarted(leg, op);
           },
-          (err: Error) => {
+          (err: Error & { promptIndex?: number }) => {
             if (cancelled || op.done) return;
+            op.details.failedPromptIndex = err.promptIndex ?? 0;
             this.finish(leg, job, 'failed', Results.promptFailed(err.message), 'unknown');
           },
         );
       },
       cancel: () => {
         cancelled = true;
-        const voice = this.parties.get(leg.participant)?.voice;
-        for (const item of items) voice?.cancel(item);
+        for (const { player, item } of placed) player.cancel(item);
         this.finish(leg, job, 'failed', Results.operationCanceled(), 'mediaOperationCanceled');
       },
     };
-    return this.enqueue(leg, job);
+    return this.enqueue(leg, job, options.bargeIn ?? false);
   }
 
-  sendDtmfTones(leg: AppLeg, tones: Tone[], delayBetweenTonesMs: number, clientContext: string | null): Operation {
+  /** Sends DTMF tones in the application's voice (everyone hears them), or to one participant only (`to`). */
+  sendDtmfTones(leg: AppLeg, tones: Tone[], delayBetweenTonesMs: number, clientContext: string | null, to: Participant | null = null): Operation {
     const op = this.calls.newOperation(leg, 'sendDtmfTones', clientContext);
     const keys = tones.map(keyOfTone).join('');
     let item: PlayItem | null = null;
+    let player: Player | null = null;
     const job: MediaJob = {
       op,
       kind: 'dtmf',
       start: () => {
         item = {
           kind: 'dtmf', keys, toneMs: DTMF_TONE_MS, gapMs: delayBetweenTonesMs,
-          onDone: (ok) => { if (ok) this.finish(leg, job, 'completed', Results.success(), 'completedSuccessfully'); },
+          onDone: (ok) => {
+            if (ok) this.finish(leg, job, 'completed', Results.success(), 'completedSuccessfully');
+            else if (to && !to.connected) this.finish(leg, job, 'failed', { code: 400, subcode: 8509, message: 'The participant the tones were sent to left the call.' }, 'unknown');
+          },
         };
-        this.voice(leg).enqueue(item);
+        player = to ? (this.ear(to)?.player ?? null) : this.voice(leg);
+        if (!player) {
+          this.finish(leg, job, 'failed', { code: 400, subcode: 8509, message: 'The participant to send the tones to has no audio in this call.' }, 'unknown');
+          return;
+        }
+        player.enqueue(item);
       },
       cancel: () => {
-        if (item) this.parties.get(leg.participant)?.voice.cancel(item);
+        if (item && player) player.cancel(item);
         // Seed 002 shows a cancelled sendDtmfTones as status completed with reason mediaOperationCanceled.
         this.finish(leg, job, 'completed', Results.operationCanceled(), 'mediaOperationCanceled');
       },
     };
     return this.enqueue(leg, job);
+  }
+
+  /**
+   * Collects DTMF keys pressed by one participant (ACS recognize, DTMF input): after an optional
+   * prompt, until maxTones keys, a stop tone, or a timeout (initial silence before the first key,
+   * inter-tone silence after one). The keys are left in op.details.tones (stop tone excluded).
+   */
+  recognizeDtmf(leg: AppLeg, params: RecognizeParams): Operation {
+    const op = this.calls.newOperation(leg, 'recognize', params.clientContext);
+    const tones: Tone[] = [];
+    op.details.tones = tones;
+    op.details.recognitionType = 'dtmf';
+    const placed: { player: Player; item: PlayItem }[] = [];
+    let prompting = false;
+    let collecting = false;
+    let timer: NodeJS.Timeout | null = null;
+    const clear = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    };
+    const arm = (seconds: number, result: () => ResultInfo, reason: string) => {
+      clear();
+      timer = setTimeout(() => end('failed', result(), reason), seconds * 1000);
+      timer.unref?.();
+    };
+    const end = (status: 'completed' | 'failed', result: ResultInfo, reason: string) => {
+      clear();
+      collecting = false;
+      for (const { player, item } of placed) player.cancel(item);
+      this.finish(leg, job, status, result, reason);
+    };
+    const startCollecting = () => {
+      if (op.done) return;
+      prompting = false;
+      collecting = true;
+      arm(params.initialSilenceTimeoutSeconds, () => Results.recognizeInitialSilence(params.initialSilenceTimeoutSeconds), 'initialSilenceTimeout');
+    };
+    const job: MediaJob = {
+      op,
+      kind: 'recognize',
+      start: () => {
+        if (!params.target.connected) {
+          this.finish(leg, job, 'failed', { code: 400, subcode: 8509, message: 'The target participant is not in the call.' }, 'unknown');
+          return;
+        }
+        if (params.prompts.length === 0) {
+          startCollecting();
+          return;
+        }
+        prompting = true;
+        void Promise.all(params.prompts.map((p) => this.prompts.get(p))).then(
+          (buffers) => {
+            if (op.done || !prompting) return;
+            const player = this.ear(params.target)?.player;
+            if (!player) {
+              end('failed', { code: 400, subcode: 8509, message: 'The target participant has no audio in this call.' }, 'unknown');
+              return;
+            }
+            const last = buffers.length - 1;
+            buffers.forEach((samples, i) => {
+              const item: PlayItem = { kind: 'buffer', samples, onDone: i === last ? (ok) => { if (ok && prompting) startCollecting(); } : undefined };
+              placed.push({ player, item });
+              player.enqueue(item);
+            });
+            this.calls.operationStarted(leg, op);
+          },
+          (err: Error) => {
+            if (op.done) return;
+            end('failed', Results.recognizePromptFailed(err.message), 'playPromptFailed');
+          },
+        );
+      },
+      tone: (tone, from) => {
+        if (op.done || from !== params.target) return;
+        if (prompting) {
+          if (!params.interruptPrompt) return;
+          prompting = false;
+          for (const { player, item } of placed.splice(0)) player.cancel(item);
+          collecting = true;
+        }
+        if (!collecting) return;
+        if (params.stopTones.includes(tone)) {
+          end('completed', Results.recognizeStopTone(keyOfTone(tone)), 'stopToneDetected');
+          return;
+        }
+        tones.push(tone);
+        if (tones.length >= params.maxTones) {
+          end('completed', Results.maxTonesReceived(params.maxTones), 'maxTonesReceived');
+          return;
+        }
+        arm(params.interToneTimeoutSeconds, () => Results.recognizeInterToneTimeout(params.interToneTimeoutSeconds), 'interToneTimeout');
+      },
+      cancel: () => {
+        prompting = false;
+        end('failed', Results.operationCanceled(), 'mediaOperationCanceled');
+      },
+    };
+    return this.enqueue(leg, job, params.bargeIn);
   }
 
   record(leg: AppLeg, params: RecordParams): Operation {
@@ -424,6 +647,17 @@ export class CallMedia {
     op.resultInfo = Results.success();
     return op;
   }
+}
+
+/** Several buffers as one (a looped sequence). */
+function concat(buffers: Int16Array[]): Int16Array {
+  const out = new Int16Array(buffers.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of buffers) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
 }
 
 /** A Graph tone name as the key it sends. */

@@ -31,7 +31,18 @@ export interface CallObserver {
   legStateChanged?(leg: AppLeg, previous: LegState): void;
   rosterChanged?(leg: AppLeg, changed: Participant[]): void;
   operationCompleted?(leg: AppLeg, op: Operation): void;
+  /** A media operation began to act (its prompt started playing). */
+  operationStarted?(leg: AppLeg, op: Operation): void;
   toneReceived?(leg: AppLeg, tone: Tone, from: Participant): void;
+}
+
+/**
+ * How applications of an API other than Graph (`Application.api`) are offered incoming calls.
+ * Graph applications need a calling webhook; an ACS resource needs an Event Grid subscription.
+ */
+export interface AppApiBinding {
+  /** The request an incoming leg of `app` starts with, or null when nobody can be told (the caller hears unreachable). */
+  incomingRequest(app: Application, offered: Participant): LegRequest | null;
 }
 
 /** An endpoint driver (virtual users today; SIP and WebRTC later) as the core sees it. */
@@ -77,6 +88,7 @@ export class CallService {
   private readonly meetingCalls = new Map<string, Call>();
   private readonly observers: CallObserver[] = [];
   private readonly drivers = new Map<string, EndpointDriver>();
+  private readonly appApis = new Map<string, AppApiBinding>();
   private accepting = true;
   private media: CallMedia | null = null;
 
@@ -101,6 +113,11 @@ export class CallService {
 
   registerDriver(kind: 'virtual', driver: EndpointDriver): void {
     this.drivers.set(kind, driver);
+  }
+
+  /** Binds an application API (`Application.api`) other than Graph: how its applications hear of incoming calls. */
+  registerAppApi(api: 'acs', binding: AppApiBinding): void {
+    this.appApis.set(api, binding);
   }
 
   // ------------------------------------------------------------------ lookups
@@ -330,6 +347,11 @@ export class CallService {
         const owner = this.directory.findByPhoneNumber(target.id);
         if (!owner) return { identity: phoneIdentity, endpoint: { kind: 'none' } };
         if ('user' in owner) return { identity: phoneIdentity, endpoint: { kind: 'virtual', userId: owner.user.id } };
+        if ('acsResource' in owner) {
+          // A number of an ACS resource: the resource (as an application) is offered the call; it stays the number dialled.
+          const acs = this.directory.acsApplication(owner.acsResource.id);
+          return acs ? { identity: phoneIdentity, endpoint: { kind: 'none' }, app: acs } : { identity: phoneIdentity, endpoint: { kind: 'none' } };
+        }
         const a = this.directory.getApplication(owner.instance.appId);
         if (!a) return { identity: phoneIdentity, endpoint: { kind: 'none' } };
         return {
@@ -350,18 +372,12 @@ export class CallService {
 
   /** An application is offered the call: it gets an incoming leg and must answer in time. */
   private offerToApp(p: Participant, app: Application, caller: Identity, routes: AppLeg['callRoutes'] | undefined): void {
-    if (!app.callingWebhook) {
+    const request = this.incomingRequest(app, p);
+    if (!request) {
       this.decline(p, 'unreachable');
       return;
     }
-    const leg = new AppLeg(randomUUID(), app, p.call, p, 'incoming', randomUUID(), {
-      api: 'graph',
-      apiVersion: 'v1.0',
-      callbackUri: app.callingWebhook,
-      requestedModalities: ['audio'],
-      media: 'service',
-      wire: {},
-    }, 'incoming');
+    const leg = new AppLeg(randomUUID(), app, p.call, p, 'incoming', randomUUID(), request, 'incoming');
     p.endpoint = { kind: 'app', leg };
     leg.caller = caller;
     leg.targets = [p.identity];
@@ -373,6 +389,12 @@ export class CallService {
     }, this.timings.answerTimeoutMs);
     leg.answerTimer.unref?.();
     for (const o of this.observers) o.legIncoming?.(leg);
+  }
+
+  private incomingRequest(app: Application, p: Participant): LegRequest | null {
+    if (app.api) return this.appApis.get(app.api)?.incomingRequest(app, p) ?? null;
+    if (!app.callingWebhook) return null;
+    return { api: 'graph', apiVersion: 'v1.0', callbackUri: app.callingWebhook, requestedModalities: ['audio'], media: 'service', wire: {} };
   }
 
   // ------------------------------------------------------------------ endpoint callbacks
@@ -529,6 +551,12 @@ export class CallService {
     return op;
   }
 
+  /** A media operation began to act (e.g. its prompt is playing): observers may say so (ACS PlayStarted). */
+  operationStarted(leg: AppLeg, op: Operation): void {
+    if (op.done || leg.ended) return;
+    for (const o of this.observers) o.operationStarted?.(leg, op);
+  }
+
   completeOperation(leg: AppLeg, op: Operation, status: 'completed' | 'failed', result: ResultInfo | null, reason: string | null = null): void {
     if (op.done) return;
     op.status = status;
@@ -541,6 +569,7 @@ export class CallService {
     leg: AppLeg,
     invitees: (PlaceTarget & { replacesCallId?: string | null; displayName?: string | null })[],
     clientContext: string | null,
+    options: { ringTimeoutMs?: number; source?: Identity } = {},
   ): Operation {
     this.assertEstablished(leg);
     // Validate every invitee first: nothing starts unless all of them can be offered.
@@ -572,7 +601,9 @@ export class CallService {
           this.moveParticipant(r.peer, r.other, leg);
           done(true, null);
         } else {
-          this.offerTo(leg.call, inv, leg.participant.identity, this.timings.ringTimeoutMs, leg, (ok, result) => done(ok, result));
+          if (op.details.canceled) return done(false, Results.inviteCanceled());
+          const offered = this.offerTo(leg.call, inv, options.source ?? leg.participant.identity, options.ringTimeoutMs ?? this.timings.ringTimeoutMs, leg, (ok, result) => done(ok, result));
+          ((op.details.offeredParticipantIds ??= []) as string[]).push(offered.id);
         }
       });
     });
@@ -590,6 +621,36 @@ export class CallService {
     from.resultInfo = Results.replaced(to.id);
     this.leave(from.participant, from.resultInfo, 'replaced', from.resultInfo);
     this.connect(moved);
+  }
+
+  /**
+   * Withdraws an invitation (inviteParticipants operation) whose invitees still ring: they stop
+   * ringing and the operation fails with inviteCanceled. False when nothing was left to cancel.
+   */
+  cancelInvite(leg: AppLeg, op: Operation): boolean {
+    if (op.kind !== 'inviteParticipants' || op.done) return false;
+    op.details.canceled = true;
+    // Not offered yet (the invite starts on the next tick): the canceled flag stops it there.
+    for (const id of (op.details.offeredParticipantIds ?? []) as string[]) {
+      const p = leg.call.participants.get(id);
+      if (p && (p.state === 'ringing' || p.state === 'inviting')) this.decline(p, 'declined', 0, Results.inviteCanceled());
+    }
+    return true;
+  }
+
+  /**
+   * Puts a participant on hold (or takes it off): a held participant hears silence, or the hold
+   * music given, and is not heard by the others.
+   */
+  holdParticipant(leg: AppLeg, participantId: string, hold: boolean, music: { uri: string; resourceId?: string | null } | null = null): void {
+    this.assertEstablished(leg);
+    const p = leg.call.participants.get(participantId);
+    if (!p || !p.connected) throw new CallError(404, 'NotFound', `Participant ${participantId} is not connected in this call.`);
+    if (p.endpoint.kind === 'app') throw new CallError(400, 'BadRequest', 'An application cannot be put on hold.', 'targetParticipant');
+    p.isOnHold = hold;
+    this.media?.setHeld(p, hold, music);
+    this.driverOf(p)?.observe?.(p, hold ? 'held' : 'unheld', { by: leg.participant.id });
+    setImmediate(() => this.emitRoster(leg.call, [p]));
   }
 
   removeParticipant(leg: AppLeg, participantId: string): void {
@@ -782,8 +843,14 @@ export class CallService {
 
   /** Tells every application in a group call or meeting (except `skip`) that participants changed. */
   private emitRoster(call: Call, changed: Participant[], skip?: AppLeg): void {
-    if (call.kind === 'peerToPeer') return;
     call.rosterSequence++;
+    if (call.kind === 'peerToPeer') {
+      // Applications hear of changes in two-party calls too (ACS reports them; the Graph adapter does not); endpoints do not.
+      for (const p of call.participants.values()) {
+        if (p.endpoint.kind === 'app' && p.connected && p.endpoint.leg !== skip && !p.endpoint.leg.ended) this.notifyRoster(p.endpoint.leg, changed);
+      }
+      return;
+    }
     for (const p of call.participants.values()) {
       if (p.endpoint.kind !== 'app' || !p.connected) continue;
       const leg = p.endpoint.leg;

@@ -42,7 +42,9 @@ export type OperationKind =
   | 'playPrompt'
   | 'record'
   | 'sendDtmfTones'
-  | 'cancelMediaProcessing';
+  | 'cancelMediaProcessing'
+  | 'recognize'
+  | 'removeParticipant';
 
 export type Tone =
   | 'tone0' | 'tone1' | 'tone2' | 'tone3' | 'tone4' | 'tone5' | 'tone6' | 'tone7' | 'tone8' | 'tone9'

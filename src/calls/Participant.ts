@@ -13,6 +13,8 @@ export class Participant {
   isMuted = false;
   serverMuted = false;
   isInLobby = false;
+  /** Held by an application (ACS hold): hears silence or hold music, and is not heard. */
+  isOnHold = false;
   recording: { status: RecordingStatus; initiator: Identity } | null = null;
   removedReason: string | null = null;
   readonly audioSourceId = String(++sourceIds);

@@ -51,6 +51,14 @@ export const Results = {
   stopTone: (tone: string) => r(200, 8514, `Recording stopped: stop tone ${tone} was pressed.`),
   /** Documented for cancelled media operations. */
   operationCanceled: () => r(400, 8508, 'The operation was canceled.'),
+  // DTMF recognition (ACS recognize), the codes ACS documents.
+  maxTonesReceived: (n: number) => r(200, 8531, `Action completed, max digits received (${n}).`),
+  recognizeStopTone: (tone: string) => r(200, 8514, `Action completed as stop tone ${tone} was detected.`),
+  recognizeInitialSilence: (s: number) => r(400, 8510, `Action failed, initial silence timeout reached: no tone within ${s} s.`),
+  recognizeInterToneTimeout: (s: number) => r(400, 8532, `Action failed, inter-digit silence timeout reached: no tone within ${s} s of the last one.`),
+  recognizePromptFailed: (why: string) => r(500, 8511, `Action failed, encountered failure while trying to play the prompt: ${why}`),
+  /** An invitation withdrawn by the application before it was answered (ACS cancelAddParticipant). */
+  inviteCanceled: () => r(487, 5300, 'The invitation was canceled by the application.'),
 } as const;
 
 export function declineResult(reason: DeclineReason, who: string, ringMs: number): ResultInfo {

@@ -83,6 +83,34 @@ export const meetingSchema = z
   })
   .strict();
 
+const E164_RULE = 'an E.164 number such as +14255550100';
+
+export const eventGridSubscriptionSchema = z
+  .object({
+    /** Unique per resource; sent as aeg-subscription-name (upper-case, as Event Grid does). */
+    name: z.string().regex(/^[A-Za-z0-9-]{3,64}$/, '3-64 letters, digits and -'),
+    /** The webhook: it must answer the validation handshake before events are delivered. */
+    endpointUrl: z.string().url(),
+    /** Event types to deliver (e.g. Microsoft.Communication.IncomingCall); empty or absent: all. */
+    includedEventTypes: z.array(z.string().min(1)).default([]),
+    subjectBeginsWith: z.string().nullable().default(null),
+    subjectEndsWith: z.string().nullable().default(null),
+  })
+  .strict();
+
+export const acsResourceSchema = z
+  .object({
+    /** The <resourceId> of its users' ids (8:acs:<resourceId>_<userId>) and the audience of its event tokens. */
+    id: z.string().regex(/^[A-Za-z0-9.-]+$/, "letters, digits, '.' and '-'"),
+    displayName: z.string().min(1).default('Communication Services'),
+    /** Access keys (base64, e.g. 64 random bytes); any of them signs requests. */
+    keys: z.array(z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64').min(4)).default([]),
+    /** Numbers owned by the resource: calls to them are incoming calls (Event Grid IncomingCall). */
+    phoneNumbers: z.array(z.string().regex(/^\+[1-9][0-9]{3,15}$/, E164_RULE)).default([]),
+    eventGridSubscriptions: z.array(eventGridSubscriptionSchema).default([]),
+  })
+  .strict();
+
 export const tenantSchema = z
   .object({
     id: z.string().min(1),
@@ -91,6 +119,8 @@ export const tenantSchema = z
     applicationInstances: z.array(applicationInstanceSchema).default([]),
     users: z.array(userSchema).default([]),
     meetings: z.array(meetingSchema).default([]),
+    /** Azure Communication Services resources (Call Automation API), each an application of the tenant. */
+    acsResources: z.array(acsResourceSchema).default([]),
   })
   .strict();
 
@@ -172,4 +202,6 @@ export type ApplicationInstanceConfig = z.infer<typeof applicationInstanceSchema
 export type UserConfig = z.infer<typeof userSchema>;
 export type MeetingConfig = z.infer<typeof meetingSchema>;
 export type EndpointConfig = z.infer<typeof endpointSchema>;
+export type AcsResourceConfig = z.infer<typeof acsResourceSchema>;
+export type EventGridSubscriptionConfig = z.infer<typeof eventGridSubscriptionSchema>;
 export type VirtualBehaviour = z.infer<typeof virtualBehaviour>;

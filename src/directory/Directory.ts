@@ -2,11 +2,14 @@
 // written through to the state store so admin changes survive a restart.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { StateStore } from '../storage/StateStore.ts';
-import type { TenantConfig } from '../config/ConfigSchema.ts';
+import { CALLING_PERMISSIONS, type TenantConfig } from '../config/ConfigSchema.ts';
 import type {
+  AcsAccessKey,
+  AcsResource,
   Application,
   ApplicationInstance,
   DirectoryKind,
+  EventGridSubscription,
   OnlineMeeting,
   Tenant,
   User,
@@ -21,7 +24,24 @@ export class DirectoryError extends Error {
   }
 }
 
-type Entity = Tenant | Application | ApplicationInstance | User | OnlineMeeting;
+type Entity = Tenant | Application | ApplicationInstance | User | OnlineMeeting | AcsResource | EventGridSubscription;
+
+/** The appId under which an ACS resource acts as an application of its tenant. */
+export const ACS_APP_PREFIX = 'acs:';
+
+export function acsAppId(resourceId: string): string {
+  return `${ACS_APP_PREFIX}${resourceId}`;
+}
+
+/** The resource id of an ACS application (`acs:<resourceId>`), or null for a Graph application. */
+export function acsResourceIdOf(app: Application): string | null {
+  return app.api === 'acs' ? app.appId.slice(ACS_APP_PREFIX.length) : null;
+}
+
+/** An access key entry for a base64 key; its id is derived from the key so config reloads keep it. */
+export function acsKeyEntry(key: string, createdAt = new Date().toISOString()): AcsAccessKey {
+  return { id: createHash('sha256').update(key).digest('hex').slice(0, 8), key, createdAt };
+}
 
 function keyOf(kind: DirectoryKind, e: Entity): string {
   return kind === 'application' ? (e as Application).appId : (e as { id: string }).id;
@@ -42,6 +62,10 @@ export class Directory {
   private readonly instances = new Map<string, ApplicationInstance>();
   private readonly users = new Map<string, User>();
   private readonly meetings = new Map<string, OnlineMeeting>();
+  private readonly acsResources = new Map<string, AcsResource>();
+  private readonly eventGridSubscriptions = new Map<string, EventGridSubscription>();
+  /** The application view of each ACS resource, made once per version of the resource. */
+  private readonly acsApps = new Map<string, { resource: AcsResource; app: Application }>();
 
   constructor(private readonly store: StateStore) {
     const rows = store.db.prepare('SELECT kind, data FROM directory_entries').all() as { kind: DirectoryKind; data: string }[];
@@ -55,6 +79,8 @@ export class Directory {
       case 'applicationInstance': return this.instances;
       case 'user': return this.users;
       case 'meeting': return this.meetings;
+      case 'acsResource': return this.acsResources;
+      case 'eventGridSubscription': return this.eventGridSubscriptions;
     }
   }
 
@@ -94,7 +120,7 @@ export class Directory {
   deleteTenant(id: string): void {
     this.requireTenant(id);
     this.store.db.transaction(() => {
-      for (const kind of ['application', 'applicationInstance', 'user', 'meeting'] as const) {
+      for (const kind of ['application', 'applicationInstance', 'user', 'meeting', 'acsResource', 'eventGridSubscription'] as const) {
         for (const e of [...this.mapOf(kind).values()]) if (e.tenantId === id) this.remove(kind, keyOf(kind, e));
       }
       this.remove('tenant', id);
@@ -103,10 +129,16 @@ export class Directory {
 
   // ---- applications
   listApplications(tenantId: string): Application[] { return [...this.applications.values()].filter((a) => a.tenantId === tenantId); }
-  getApplication(appId: string): Application | undefined { return this.applications.get(appId); }
+  /** A Graph application, or the application view of an ACS resource (appId `acs:<resourceId>`). */
+  getApplication(appId: string): Application | undefined {
+    const app = this.applications.get(appId);
+    if (app || !appId.startsWith(ACS_APP_PREFIX)) return app;
+    return this.acsApplication(appId.slice(ACS_APP_PREFIX.length));
+  }
   upsertApplication(app: Application): Application {
     this.requireTenant(app.tenantId);
     this.assertFree('application', app.appId, app.tenantId);
+    if (app.appId.startsWith(ACS_APP_PREFIX) && app.api !== 'acs') throw new DirectoryError(400, `appId '${app.appId}' is reserved: '${ACS_APP_PREFIX}<resourceId>' names an ACS resource acting as an application`);
     this.put('application', app.tenantId, app);
     return app;
   }
@@ -181,17 +213,89 @@ export class Directory {
     return undefined;
   }
 
+  // ---- ACS resources
+  listAcsResources(tenantId: string): AcsResource[] { return [...this.acsResources.values()].filter((r) => r.tenantId === tenantId); }
+  allAcsResources(): AcsResource[] { return [...this.acsResources.values()]; }
+  getAcsResource(id: string): AcsResource | undefined { return this.acsResources.get(id); }
+  upsertAcsResource(r: AcsResource): AcsResource {
+    this.requireTenant(r.tenantId);
+    this.assertFree('acsResource', r.id, r.tenantId);
+    if (!/^[A-Za-z0-9.-]+$/.test(r.id)) throw new DirectoryError(400, `ACS resource id '${r.id}' must be letters, digits, '.' and '-' only (it is the <resourceId> of 8:acs:<resourceId>_<userId>).`);
+    if (this.applications.has(acsAppId(r.id))) throw new DirectoryError(409, `application ${acsAppId(r.id)} already exists: it would shadow ACS resource ${r.id}`);
+    for (const n of r.phoneNumbers) this.assertNumberFree(n, r.id);
+    this.put('acsResource', r.tenantId, r);
+    return r;
+  }
+  deleteAcsResource(id: string): void {
+    this.store.db.transaction(() => {
+      for (const s of [...this.eventGridSubscriptions.values()]) if (s.resourceId === id) this.remove('eventGridSubscription', s.id);
+      this.remove('acsResource', id);
+    })();
+  }
+
+  /** The ACS resource as an application of its tenant: what the call core sees it as. */
+  acsApplication(resourceId: string): Application | undefined {
+    const r = this.acsResources.get(resourceId);
+    if (!r) return undefined;
+    const cached = this.acsApps.get(resourceId);
+    if (cached && cached.resource === r) return cached.app;
+    const app: Application = {
+      tenantId: r.tenantId,
+      appId: acsAppId(r.id),
+      displayName: r.displayName,
+      secrets: [],
+      permissions: [...CALLING_PERMISSIONS],
+      callingWebhook: null,
+      api: 'acs',
+    };
+    this.acsApps.set(resourceId, { resource: r, app });
+    return app;
+  }
+
+  // ---- Event Grid subscriptions (of ACS resources)
+  listEventGridSubscriptions(resourceId: string): EventGridSubscription[] { return [...this.eventGridSubscriptions.values()].filter((s) => s.resourceId === resourceId); }
+  getEventGridSubscription(resourceId: string, name: string): EventGridSubscription | undefined { return this.eventGridSubscriptions.get(`${resourceId}/${name}`); }
+  /** A subscription as configured, keeping the validation of an existing one to the same endpoint. */
+  newEventGridSubscription(
+    tenantId: string,
+    resourceId: string,
+    input: { name: string; endpointUrl: string; includedEventTypes?: string[]; subjectBeginsWith?: string | null; subjectEndsWith?: string | null },
+  ): EventGridSubscription {
+    const existing = this.getEventGridSubscription(resourceId, input.name);
+    const keep = existing && existing.endpointUrl === input.endpointUrl ? existing.validation : null;
+    return {
+      tenantId,
+      id: `${resourceId}/${input.name}`,
+      resourceId,
+      name: input.name,
+      endpointUrl: input.endpointUrl,
+      includedEventTypes: [...(input.includedEventTypes ?? [])],
+      subjectBeginsWith: input.subjectBeginsWith ?? null,
+      subjectEndsWith: input.subjectEndsWith ?? null,
+      validation: keep ?? { state: 'pending', code: randomUUID(), attempts: 0, lastError: null, validatedAt: null },
+    };
+  }
+  upsertEventGridSubscription(s: EventGridSubscription): EventGridSubscription {
+    const r = this.acsResources.get(s.resourceId);
+    if (!r || r.tenantId !== s.tenantId) throw new DirectoryError(400, `ACS resource ${s.resourceId} is not in tenant ${s.tenantId}`);
+    if (!/^[A-Za-z0-9-]{3,64}$/.test(s.name)) throw new DirectoryError(400, `event subscription name '${s.name}' must be 3-64 letters, digits and '-' (as in Event Grid)`);
+    this.put('eventGridSubscription', s.tenantId, s);
+    return s;
+  }
+  deleteEventGridSubscription(id: string): void { this.remove('eventGridSubscription', id); }
+
   /** Who answers a phone number: a user or an application instance, in any tenant (numbers are global). */
-  findByPhoneNumber(number: string): { user: User } | { instance: ApplicationInstance } | undefined {
+  findByPhoneNumber(number: string): { user: User } | { instance: ApplicationInstance } | { acsResource: AcsResource } | undefined {
     for (const u of this.users.values()) if (u.phoneNumber === number) return { user: u };
     for (const i of this.instances.values()) if (i.phoneNumber === number) return { instance: i };
+    for (const r of this.acsResources.values()) if (r.phoneNumbers.includes(number)) return { acsResource: r };
     return undefined;
   }
 
   private assertNumberFree(number: string, ownerId: string): void {
     const owner = this.findByPhoneNumber(number);
     if (!owner) return;
-    const id = 'user' in owner ? owner.user.id : owner.instance.id;
+    const id = 'user' in owner ? owner.user.id : 'instance' in owner ? owner.instance.id : owner.acsResource.id;
     if (id !== ownerId) throw new DirectoryError(409, `phone number ${number} already belongs to ${id}`);
   }
 
@@ -215,6 +319,15 @@ export class Directory {
       for (const i of t.applicationInstances) this.upsertApplicationInstance({ tenantId: t.id, ...i });
       for (const u of t.users) this.upsertUser({ tenantId: t.id, ...u });
       for (const m of t.meetings) this.upsertMeeting({ tenantId: t.id, ...m });
+      for (const r of t.acsResources) {
+        const existing = this.acsResources.get(r.id);
+        const keys = existing?.tenantId === t.id ? [...existing.keys] : [];
+        for (const k of r.keys) if (!keys.some((x) => x.key === k)) keys.push(acsKeyEntry(k));
+        this.upsertAcsResource({ tenantId: t.id, id: r.id, displayName: r.displayName, keys, phoneNumbers: [...r.phoneNumbers] });
+        for (const sub of r.eventGridSubscriptions) {
+          this.upsertEventGridSubscription(this.newEventGridSubscription(t.id, r.id, sub));
+        }
+      }
     })();
   }
 }

@@ -25,6 +25,10 @@ export class MediaSession {
   tick(): void {
     const legs = this.legs;
     const n = legs.length;
+    if (n === 2) {
+      this.tick2(legs[0]!, legs[1]!);
+      return;
+    }
     const sum = this.sum;
     let anyone = false;
     for (let l = 0; l < n; l++) {
@@ -38,24 +42,34 @@ export class MediaSession {
           for (let i = 0; i < FRAME_SAMPLES; i++) sum[i] = x[i]!;
           anyone = true;
         } else {
-          for (let i = 0; i < FRAME_SAMPLES; i++) sum[i]! += x[i]!;
+          for (let i = 0; i < FRAME_SAMPLES; i++) sum[i] = sum[i]! + x[i]!;
         }
       }
     }
     for (let l = 0; l < n; l++) {
       const leg = legs[l]!;
       const out = leg.outbound;
-      const own = leg.speaking && !leg.muted;
       let silent = true;
       if (anyone) {
-        const x = leg.inbound;
-        for (let i = 0; i < FRAME_SAMPLES; i++) {
-          let v = own ? sum[i]! - x[i]! : sum[i]!;
-          if (v > 32767) v = 32767;
-          else if (v < -32768) v = -32768;
-          out[i] = v;
-          if (v !== 0) silent = false;
+        // One loop per case (no branch per sample); `nz` ORs the samples: zero only if all are.
+        let nz = 0;
+        if (leg.speaking && !leg.muted) {
+          const x = leg.inbound;
+          for (let i = 0; i < FRAME_SAMPLES; i++) {
+            let v = sum[i]! - x[i]!;
+            v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+            out[i] = v;
+            nz |= v;
+          }
+        } else {
+          for (let i = 0; i < FRAME_SAMPLES; i++) {
+            let v = sum[i]!;
+            v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+            out[i] = v;
+            nz |= v;
+          }
         }
+        silent = nz === 0;
       } else if (!leg.outboundSilent) {
         out.fill(0);
       }
@@ -64,4 +78,42 @@ export class MediaSession {
       for (let s = 0; s < sinks.length; s++) sinks[s]!.write(out, silent);
     }
   }
+
+  /**
+   * The two-party case (most calls), same result as the general mix: each leg hears exactly the
+   * other's frame (one int16 frame needs no clipping), or silence; a copy instead of a sum.
+   */
+  private tick2(a: MediaLeg, b: MediaLeg): void {
+    a.pull();
+    let taps = a.taps;
+    for (let t = 0; t < taps.length; t++) taps[t]!.write(a.inbound, !a.speaking);
+    b.pull();
+    taps = b.taps;
+    for (let t = 0; t < taps.length; t++) taps[t]!.write(b.inbound, !b.speaking);
+    const aHeard = a.speaking && !a.muted;
+    const bHeard = b.speaking && !b.muted;
+    deliver(a, b, bHeard);
+    deliver(b, a, aHeard);
+  }
+}
+
+/** Gives `leg` the frame of `other` (when heard) or silence, then runs its sinks. */
+function deliver(leg: MediaLeg, other: MediaLeg, heard: boolean): void {
+  const out = leg.outbound;
+  let silent = true;
+  if (heard) {
+    const x = other.inbound;
+    out.set(x);
+    for (let i = 0; i < FRAME_SAMPLES; i++) {
+      if (x[i] !== 0) {
+        silent = false;
+        break;
+      }
+    }
+  } else if (!leg.outboundSilent) {
+    out.fill(0);
+  }
+  leg.outboundSilent = silent;
+  const sinks = leg.sinks;
+  for (let s = 0; s < sinks.length; s++) sinks[s]!.write(out, silent);
 }

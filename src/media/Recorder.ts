@@ -2,7 +2,9 @@
 // never copies what it already holds. Used by recordResponse and by virtual users' ears.
 import { FRAME_SAMPLES, SAMPLE_RATE, type FrameSink } from './MediaFormat.ts';
 
-const BLOCK_FRAMES = 250; // 5 s per block
+// 1 s per block (32,000 bytes): a short response holds little more than it recorded (5 s blocks
+// made every recording cost 160 KB from its first frame).
+const BLOCK_FRAMES = 50;
 
 export class Recorder implements FrameSink {
   private readonly blocks: Int16Array[] = [];

@@ -38,6 +38,34 @@ const MIGRATIONS: string[] = [
      id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL, server_call_id TEXT NOT NULL,
      state TEXT NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
    CREATE INDEX calls_state ON calls (state);`,
+  // ACS call recordings (src/recording/CallRecordings.ts): each recording, and the index of its
+  // uploaded chunks (documentId → blob keys), so content can be downloaded and deleted after a restart.
+  `CREATE TABLE recordings (
+     id TEXT PRIMARY KEY,
+     server_call_id TEXT NOT NULL,
+     owner TEXT,
+     storage_kind TEXT NOT NULL,
+     container_url TEXT,
+     content_type TEXT NOT NULL,
+     channel_type TEXT NOT NULL,
+     format TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     session_end_reason TEXT,
+     duration_ms INTEGER);
+   CREATE INDEX recordings_call ON recordings (server_call_id);
+   CREATE TABLE recording_chunks (
+     document_id TEXT PRIMARY KEY,
+     recording_id TEXT NOT NULL,
+     chunk_index INTEGER NOT NULL,
+     end_reason TEXT NOT NULL,
+     content_key TEXT NOT NULL,
+     metadata_key TEXT NOT NULL,
+     media_type TEXT NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     created_at INTEGER NOT NULL);
+   CREATE INDEX recording_chunks_recording ON recording_chunks (recording_id, chunk_index);`,
 ];
 
 export class StateStore {

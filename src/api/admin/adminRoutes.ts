@@ -5,12 +5,17 @@ import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import { z, type ZodTypeAny } from 'zod';
 import type { CallService } from '../../calls/CallService.ts';
 import {
+  acsResourceSchema,
   applicationInstanceSchema,
   applicationSchema,
+  eventGridSubscriptionSchema,
   meetingSchema,
   userSchema,
 } from '../../config/ConfigSchema.ts';
-import { newSecret, type Directory } from '../../directory/Directory.ts';
+import { acsKeyEntry, newSecret, type Directory } from '../../directory/Directory.ts';
+import type { AcsResource } from '../../directory/DirectoryTypes.ts';
+import { formatConnectionString, newAccessKey } from '../../identity/AcsHmac.ts';
+import type { EventGridPublisher } from '../../notify/EventGridPublisher.ts';
 import type { Outbox } from '../../notify/Outbox.ts';
 import { GraphError } from '../graph/GraphError.ts';
 import { renderParticipant } from '../graph/GraphWire.ts';
@@ -24,6 +29,8 @@ export interface AdminRouteOptions {
   adminKey: string;
   /** The media engine's counters: ticks, late ticks, skipped frames, tick time percentiles. */
   mediaStats: () => unknown;
+  /** ACS resources: Event Grid handshakes, and the public URL their connection strings name. */
+  acs?: { eventGrid: EventGridPublisher; publicUrl: () => string };
 }
 
 export function checkAdminKey(req: FastifyRequest, adminKey: string): void {
@@ -77,6 +84,7 @@ export function registerAdminRoutes(http: FastifyInstance, o: AdminRouteOptions)
         applicationInstances: directory.listApplicationInstances(t.id),
         users: directory.listUsers(t.id),
         meetings: directory.listMeetings(t.id),
+        acsResources: directory.listAcsResources(t.id).map(publicAcs),
       };
     });
     admin.delete('/tenants/:tid', async (req, reply) => {
@@ -191,6 +199,96 @@ export function registerAdminRoutes(http: FastifyInstance, o: AdminRouteOptions)
       });
     }
 
+    // ---- ACS resources: keys (connection strings) and Event Grid subscriptions
+    const acs = o.acs;
+    if (acs) {
+      const connectionString = (key: string) => formatConnectionString(acs.publicUrl(), key);
+      const resourceOf = (req: FastifyRequest) => {
+        const { tid, rid } = req.params as Json;
+        tenantOf(req);
+        return inTenant(directory.getAcsResource(rid), tid, 'ACS resource', rid);
+      };
+      const withKeys = (r: AcsResource) => ({
+        ...publicAcs(r),
+        keys: r.keys.map((k) => ({ id: k.id, key: k.key, createdAt: k.createdAt, connectionString: connectionString(k.key) })),
+      });
+      const resourceInput = acsResourceSchema.omit({ keys: true, eventGridSubscriptions: true }).extend({ id: acsResourceSchema.shape.id.optional() });
+
+      admin.get('/tenants/:tid/acsResources', async (req) => ({ value: directory.listAcsResources(tenantOf(req).id).map(publicAcs) }));
+      admin.post('/tenants/:tid/acsResources', async (req, reply) => {
+        const t = tenantOf(req);
+        const b = parse(resourceInput, req.body);
+        const id = b.id ?? randomUUID();
+        if (directory.getAcsResource(id)) throw new GraphError(409, 'Conflict', `ACS resource ${id} already exists.`);
+        const created = directory.upsertAcsResource({ tenantId: t.id, id, displayName: b.displayName, phoneNumbers: b.phoneNumbers, keys: [acsKeyEntry(newAccessKey()), acsKeyEntry(newAccessKey())] });
+        reply.status(201);
+        // The only answer that carries the keys unasked (GET …/keys lists them again, like Azure's listKeys).
+        return withKeys(created);
+      });
+      admin.get('/tenants/:tid/acsResources/:rid', async (req) => {
+        const r = resourceOf(req);
+        return { ...publicAcs(r), eventGridSubscriptions: directory.listEventGridSubscriptions(r.id).map((s) => publicSubscription(s, acs.eventGrid)) };
+      });
+      admin.patch('/tenants/:tid/acsResources/:rid', async (req) => {
+        const r = resourceOf(req);
+        const b = parse(resourceInput.omit({ id: true }).partial().strict(), req.body);
+        return publicAcs(directory.upsertAcsResource({ ...r, ...stripUndefined(b) }));
+      });
+      admin.delete('/tenants/:tid/acsResources/:rid', async (req, reply) => {
+        directory.deleteAcsResource(resourceOf(req).id);
+        return reply.status(204).send();
+      });
+      admin.get('/tenants/:tid/acsResources/:rid/keys', async (req) => ({ value: withKeys(resourceOf(req)).keys }));
+      admin.post('/tenants/:tid/acsResources/:rid/keys', async (req, reply) => {
+        const r = resourceOf(req);
+        const b = parse(z.object({ key: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64').min(4).optional() }).strict(), req.body);
+        const entry = acsKeyEntry(b.key ?? newAccessKey());
+        if (r.keys.some((k) => k.id === entry.id)) throw new GraphError(409, 'Conflict', 'The resource already has this key.');
+        directory.upsertAcsResource({ ...r, keys: [...r.keys, entry] });
+        reply.status(201);
+        return { id: entry.id, key: entry.key, createdAt: entry.createdAt, connectionString: connectionString(entry.key) };
+      });
+      admin.delete('/tenants/:tid/acsResources/:rid/keys/:kid', async (req, reply) => {
+        const r = resourceOf(req);
+        const { kid } = req.params as Json;
+        const remaining = r.keys.filter((k) => k.id !== kid);
+        if (remaining.length === r.keys.length) throw new GraphError(404, 'NotFound', `Key ${kid} does not exist.`);
+        directory.upsertAcsResource({ ...r, keys: remaining });
+        return reply.status(204).send();
+      });
+
+      const subscriptionOf = (req: FastifyRequest) => {
+        const r = resourceOf(req);
+        const { name } = req.params as Json;
+        const s = directory.getEventGridSubscription(r.id, name);
+        if (!s) throw new GraphError(404, 'NotFound', `Event subscription ${name} does not exist on ACS resource ${r.id}.`);
+        return s;
+      };
+      admin.get('/tenants/:tid/acsResources/:rid/eventSubscriptions', async (req) => ({
+        value: directory.listEventGridSubscriptions(resourceOf(req).id).map((s) => publicSubscription(s, acs.eventGrid)),
+      }));
+      // Creating (or replacing) a subscription runs the validation handshake before answering, as Event Grid does.
+      admin.post('/tenants/:tid/acsResources/:rid/eventSubscriptions', async (req, reply) => {
+        const r = resourceOf(req);
+        const b = parse(eventGridSubscriptionSchema, req.body);
+        const existed = directory.getEventGridSubscription(r.id, b.name) !== undefined;
+        const sub = directory.upsertEventGridSubscription(directory.newEventGridSubscription(r.tenantId, r.id, b));
+        const validated = sub.validation.state === 'validated' ? sub : await acs.eventGrid.validate(sub);
+        reply.status(existed ? 200 : 201);
+        return publicSubscription(validated, acs.eventGrid);
+      });
+      admin.get('/tenants/:tid/acsResources/:rid/eventSubscriptions/:name', async (req) => publicSubscription(subscriptionOf(req), acs.eventGrid));
+      admin.post('/tenants/:tid/acsResources/:rid/eventSubscriptions/:name/validate', async (req) => {
+        const s = subscriptionOf(req);
+        const reset = directory.upsertEventGridSubscription({ ...s, validation: { ...s.validation, state: 'pending', lastError: null } });
+        return publicSubscription(await acs.eventGrid.validate(reset), acs.eventGrid);
+      });
+      admin.delete('/tenants/:tid/acsResources/:rid/eventSubscriptions/:name', async (req, reply) => {
+        directory.deleteEventGridSubscription(subscriptionOf(req).id);
+        return reply.status(204).send();
+      });
+    }
+
     // ---- calls and lobbies
     admin.get('/media', async () => o.mediaStats());
     admin.get('/calls', async () => ({
@@ -224,6 +322,16 @@ export function registerAdminRoutes(http: FastifyInstance, o: AdminRouteOptions)
 
 function publicApp(a: { secrets: { id: string; hint: string; createdAt: string }[] } & Json) {
   return { ...a, secrets: a.secrets.map((s) => ({ id: s.id, hint: `${s.hint}…`, createdAt: s.createdAt })) };
+}
+
+/** An ACS resource without its keys (GET …/keys shows them): key ids and hints only. */
+function publicAcs(r: AcsResource) {
+  return { ...r, keys: r.keys.map((k) => ({ id: k.id, hint: `${k.key.slice(0, 4)}…`, createdAt: k.createdAt })) };
+}
+
+function publicSubscription(s: import('../../directory/DirectoryTypes.ts').EventGridSubscription, eventGrid: EventGridPublisher) {
+  const { code: _code, ...validation } = s.validation;
+  return { ...s, validation: { ...validation, validationUrl: s.validation.state === 'validated' ? null : eventGrid.validationUrl(s) } };
 }
 
 function stripUndefined<T extends Json>(o: T): Partial<T> {

@@ -1,4 +1,5 @@
 // Renders domain events of Graph-facing legs as commsNotifications and hands them to the outbox.
+// Legs of other APIs (ACS call connections) are left to their own notifier (api/acs/AcsNotifier).
 import { randomUUID } from 'node:crypto';
 import type { AppLeg } from '../../calls/AppLeg.ts';
 import type { CallObserver } from '../../calls/CallService.ts';
@@ -35,18 +36,21 @@ export class GraphNotifier implements CallObserver {
   }
 
   legIncoming(leg: AppLeg): void {
+    if (leg.request.api !== 'graph') return;
     const data = renderCall(leg, this.ctx(leg));
     data['@odata.id'] = callPath(leg);
     this.send(leg, 'created', callPath(leg), data);
   }
 
   legStateChanged(leg: AppLeg, _previous: LegState): void {
+    if (leg.request.api !== 'graph') return;
     const state = leg.state;
     this.send(leg, state === 'terminated' ? 'deleted' : 'updated', callPath(leg), renderCallDelta(leg, state));
   }
 
   rosterChanged(leg: AppLeg, changed: Participant[]): void {
-    if (leg.ended) return;
+    // Graph sends no participant notifications in a peer-to-peer call.
+    if (leg.request.api !== 'graph' || leg.ended || leg.call.kind === 'peerToPeer') return;
     const delta = Boolean((leg.request.wire.callOptions as Json | undefined)?.isDeltaRosterEnabled);
     let list: Participant[];
     if (delta) list = changed;
@@ -56,12 +60,14 @@ export class GraphNotifier implements CallObserver {
   }
 
   operationCompleted(leg: AppLeg, op: Operation): void {
+    if (leg.request.api !== 'graph') return;
     const data = renderOperation(op, this.casing);
     data['@odata.id'] = operationPath(leg, op);
     this.send(leg, 'deleted', operationPath(leg, op), data);
   }
 
   toneReceived(leg: AppLeg): void {
+    if (leg.request.api !== 'graph') return;
     this.send(leg, 'updated', callPath(leg), {
       '@odata.type': '#microsoft.graph.call',
       '@odata.id': callPath(leg),

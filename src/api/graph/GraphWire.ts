@@ -212,6 +212,9 @@ const OPERATION_TYPES: Record<Operation['kind'], string> = {
   record: 'recordOperation',
   sendDtmfTones: 'sendDtmfTonesOperation',
   cancelMediaProcessing: 'cancelMediaProcessingOperation',
+  // ACS-only operations (never on a Graph leg); named for completeness.
+  recognize: 'operation',
+  removeParticipant: 'operation',
 };
 
 export function renderOperation(op: Operation, casing: 'lowercase' | 'pascalCase'): Json {

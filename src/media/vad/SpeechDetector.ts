@@ -601,6 +601,12 @@ export class SpeechDetector {
     const n = this.frameSamples;
     const c = this.coef;
     const z = this.z;
+    if (atRest(z) && allZero(frame, n)) {
+      // Digital silence into filters at rest: every output and energy would be 0, and the state
+      // would stay 0 (cleared below anyway). Nothing to compute.
+      this.energy.fill(0);
+      return;
+    }
     const b00 = c[0]!, b01 = c[1]!, b02 = c[2]!, a01 = c[3]!, a02 = c[4]!;
     const b10 = c[5]!, b11 = c[6]!, b12 = c[7]!, a11 = c[8]!, a12 = c[9]!;
     const b20 = c[10]!, b21 = c[11]!, b22 = c[12]!, a21 = c[13]!, a22 = c[14]!;
@@ -656,6 +662,18 @@ export class SpeechDetector {
     energy[2] = eHigh;
 
   }
+}
+
+/** Whether every filter state (and the DC blocker's) is zero. */
+function atRest(z: Float64Array): boolean {
+  for (let i = 0; i < z.length; i++) if (z[i] !== 0) return false;
+  return true;
+}
+
+/** Whether the first `n` samples are all zero (digital silence: no packets, or a line muted). */
+function allZero(frame: Int16Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (frame[i] !== 0) return false;
+  return true;
 }
 
 function toDb(power: number): number {

@@ -1,0 +1,84 @@
+/**
+ * MediaSession's N−1 mix (src/media/MediaSession.ts) against a reference written the plain way:
+ * each leg hears the clipped sum of every other speaking, unmuted leg; `silent` says whether that
+ * frame is all zero; taps see each leg's own frame. Random frames (loud ones that clip, all-zero
+ * ones, legs that stop and start speaking, mute flips) for 1 to 5 legs, so the two-party fast path
+ * and the general path are both held to the same result.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MediaSession } from '../../src/media/MediaSession.ts';
+import { FRAME_SAMPLES, type FrameSink, type FrameSource } from '../../src/media/MediaFormat.ts';
+
+let seed = 12345;
+function rand(): number {
+  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5; seed >>>= 0;
+  return seed / 0x100000000;
+}
+
+/** Speaks a fresh random frame on most ticks: silence (returns false), all zeros, quiet, or loud. */
+class RandomSource implements FrameSource {
+  last: Int16Array | null = null;
+  read(out: Int16Array): boolean {
+    const r = rand();
+    if (r < 0.2) {
+      this.last = null;
+      return false;
+    }
+    for (let i = 0; i < FRAME_SAMPLES; i++) {
+      out[i] = r < 0.3 ? 0 : r < 0.7 ? Math.round((rand() - 0.5) * 2000) : rand() < 0.5 ? 32767 : -32768 + Math.floor(rand() * 100);
+    }
+    this.last = out.slice();
+    return true;
+  }
+}
+
+class Capture implements FrameSink {
+  frame: Int16Array | null = null;
+  silent = false;
+  write(frame: Int16Array, silent: boolean): void {
+    this.frame = frame.slice();
+    this.silent = silent;
+  }
+}
+
+for (const n of [1, 2, 3, 5]) {
+  test(`mixing: ${n} leg(s) hear the clipped sum of the others, with the right silence flag`, () => {
+    const session = new MediaSession('s');
+    const legs = Array.from({ length: n }, (_, i) => {
+      const leg = session.addLeg(`l${i}`);
+      const src = new RandomSource();
+      leg.addSource(src);
+      const tap = new Capture();
+      const sink = new Capture();
+      leg.addTap(tap);
+      leg.addSink(sink);
+      return { leg, src, tap, sink };
+    });
+    for (let t = 0; t < 400; t++) {
+      for (const l of legs) if (rand() < 0.1) l.leg.muted = !l.leg.muted;
+      session.tick();
+      for (let i = 0; i < n; i++) {
+        const me = legs[i]!;
+        // taps: the leg's own frame, silent when its source had nothing
+        assert.equal(me.tap.silent, me.src.last === null, `tick ${t} leg ${i}: tap silence`);
+        assert.deepEqual(me.tap.frame, me.src.last ?? new Int16Array(FRAME_SAMPLES), `tick ${t} leg ${i}: tap frame`);
+        // sinks: the others' clipped sum
+        const want = new Int16Array(FRAME_SAMPLES);
+        for (let s = 0; s < FRAME_SAMPLES; s++) {
+          let v = 0;
+          for (let j = 0; j < n; j++) {
+            const other = legs[j]!;
+            if (j !== i && other.src.last && !other.leg.muted) v += other.src.last[s]!;
+          }
+          want[s] = Math.max(-32768, Math.min(32767, v));
+        }
+        assert.deepEqual(me.sink.frame, want, `tick ${t} leg ${i}: mix`);
+        assert.equal(me.sink.silent, want.every((v) => v === 0), `tick ${t} leg ${i}: sink silence`);
+        assert.deepEqual(me.leg.outbound, want);
+      }
+    }
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * Player (src/media/Player.ts): buffer items come out frame by frame exactly as queued — whole
+ * frames, a short last frame padded with zeros, loops of any length (the frame that wraps takes the
+ * end and the start), one buffer played by several players at once, and cancellation mid-item.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Player } from '../../src/media/Player.ts';
+import { FRAME_SAMPLES } from '../../src/media/MediaFormat.ts';
+
+function ramp(n: number, from = 1): Int16Array {
+  const a = new Int16Array(n);
+  for (let i = 0; i < n; i++) a[i] = ((from + i) % 30000) + 1;
+  return a;
+}
+
+/** What the player should produce for `samples`: frames of it, zero-padded (or wrapped when looping). */
+function expected(samples: Int16Array, frames: number, loop: boolean): Int16Array[] {
+  const out: Int16Array[] = [];
+  let pos = 0;
+  for (let f = 0; f < frames; f++) {
+    const fr = new Int16Array(FRAME_SAMPLES);
+    for (let i = 0; i < FRAME_SAMPLES; i++) {
+      if (pos >= samples.length) {
+        if (!loop) break;
+        pos = 0;
+      }
+      fr[i] = samples[pos++]!;
+    }
+    out.push(fr);
+    if (!loop && pos >= samples.length) break;
+  }
+  return out;
+}
+
+for (const len of [FRAME_SAMPLES * 3, FRAME_SAMPLES * 3 + 17, 100, FRAME_SAMPLES - 1, FRAME_SAMPLES + 1]) {
+  for (const loop of [false, true]) {
+    test(`player: a ${len}-sample buffer${loop ? ', looped' : ''}, frame by frame`, async () => {
+      const samples = ramp(len, len);
+      const player = new Player();
+      let done = 0;
+      player.enqueue({ kind: 'buffer', samples, loop, onDone: () => done++ });
+      const want = expected(samples, loop ? 12 : 1000, loop);
+      const out = new Int16Array(FRAME_SAMPLES);
+      for (const [f, frame] of want.entries()) {
+        out.fill(-1);
+        assert.equal(player.read(out), true, `frame ${f}`);
+        assert.deepEqual(out, frame, `frame ${f}`);
+      }
+      if (!loop) {
+        assert.equal(player.read(out), false, 'nothing after the end');
+        await new Promise((r) => setImmediate(r));
+        assert.equal(done, 1);
+      }
+    });
+  }
+}
+
+test('player: one buffer played by several players at different positions', () => {
+  const samples = ramp(FRAME_SAMPLES * 10 + 5);
+  const players = [0, 3, 7].map((skip) => {
+    const p = new Player();
+    p.enqueue({ kind: 'buffer', samples, loop: true });
+    const tmp = new Int16Array(FRAME_SAMPLES);
+    for (let i = 0; i < skip; i++) p.read(tmp);
+    return { p, skip };
+  });
+  const want = expected(samples, 40, true);
+  const out = new Int16Array(FRAME_SAMPLES);
+  for (let f = 0; f < 25; f++) {
+    for (const { p, skip } of players) {
+      p.read(out);
+      assert.deepEqual(out, want[f + skip], `frame ${f} of the player that skipped ${skip}`);
+    }
+  }
+});
+
+test('player: a cancelled item stops at once; the next starts from its beginning', () => {
+  const a = ramp(FRAME_SAMPLES * 4, 1);
+  const b = ramp(FRAME_SAMPLES * 2 + 3, 5000);
+  const player = new Player();
+  const itemA = { kind: 'buffer' as const, samples: a };
+  player.enqueue(itemA);
+  player.enqueue({ kind: 'buffer', samples: b });
+  const out = new Int16Array(FRAME_SAMPLES);
+  player.read(out);
+  assert.deepEqual(out, a.subarray(0, FRAME_SAMPLES));
+  player.cancel(itemA);
+  for (const frame of expected(b, 10, false)) {
+    assert.equal(player.read(out), true);
+    assert.deepEqual(out, frame);
+  }
+  assert.equal(player.read(out), false);
+});
