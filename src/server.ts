@@ -1,6 +1,7 @@
 // The composition root: builds every part from the configuration and wires them together.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -35,6 +36,10 @@ import { RepeatabilityCache } from './api/acs/Repeatability.ts';
 import { EventGridPublisher } from './notify/EventGridPublisher.ts';
 import { ACS_APP_PREFIX } from './directory/Directory.ts';
 import { newAccessKey } from './identity/AcsHmac.ts';
+import { AcsRecording } from './api/acs/AcsRecording.ts';
+import { CallRecordings } from './recording/CallRecordings.ts';
+import { preloadMp3Encoder } from './recording/ChunkWriter.ts';
+import { FileBlobStore } from './storage/blob/FileBlobStore.ts';
 
 export interface DevelopmentTenant {
   tenantId: string;
@@ -73,6 +78,7 @@ export class Telegraph {
       store: StateStore; directory: Directory; calls: CallService; outbox: Outbox; virtual: VirtualEndpoints;
       http: FastifyInstance; adminKey: string; dev: DevelopmentTenant | null; delivery: HttpDelivery;
       engine: MediaEngine; recordings: ResponseRecordings; eventGrid: EventGridPublisher; media: CallMedia;
+      callRecordings: CallRecordings; acsRecording: AcsRecording; recordingBlobDir: string; tempBlobDir: string | null;
     },
   ) {
     this.store = parts.store;
@@ -88,7 +94,19 @@ export class Telegraph {
     this.media = parts.media;
     this.recordings = parts.recordings;
     this.eventGrid = parts.eventGrid;
+    this.callRecordings = parts.callRecordings;
+    this.acsRecording = parts.acsRecording;
+    this.recordingBlobDir = parts.recordingBlobDir;
+    this.tempBlobDir = parts.tempBlobDir;
   }
+
+  /** ACS call recording (the service behind /calling/recordings and its content URLs). */
+  readonly callRecordings: CallRecordings;
+  private readonly acsRecording: AcsRecording;
+  /** Where the recordings Telegraph stores itself live (recording.blobDir, <dataDir>/blobs, or a temporary directory). */
+  readonly recordingBlobDir: string;
+  /** The blob directory of an in-memory Telegraph (removed at stop). */
+  private readonly tempBlobDir: string | null;
 
   /** Event Grid subscriptions of ACS resources (IncomingCall; call recording publishes through it too). */
   readonly eventGrid: EventGridPublisher;
@@ -163,6 +181,22 @@ export class Telegraph {
     const virtual = new VirtualEndpoints(directory, calls, { media, prompts, earSeconds: config.media.virtualEarSeconds });
     calls.registerDriver('virtual', virtual);
 
+    // ACS call recording: chunks in Telegraph's blob store (or the application's Azure container).
+    const tempBlobDir = (config.recording.blobDir || dataDir) ? null : mkdtempSync(join(tmpdir(), 'telegraph-blobs-'));
+    const blobDir = config.recording.blobDir ? resolve(config.recording.blobDir) : dataDir ? join(dataDir, 'blobs') : tempBlobDir!;
+    const callRecordings = new CallRecordings({ media, store, blobs: new FileBlobStore(blobDir), log: log.child({ component: 'recording' }) });
+    const acsRecording = new AcsRecording({
+      recordings: callRecordings, calls, directory, notifier: acsNotifier, eventGrid, publicUrl,
+      allowInsecureCallbacks: config.calls.allowInsecureCallbacks,
+      tuning: {
+        maxChunkSeconds: config.recording.maxChunkSeconds,
+        maxChunkBytes: config.recording.maxChunkBytes,
+        mp3BitrateKbpsPerChannel: config.recording.mp3BitrateKbps,
+        speechDetection: config.recording.speechDetection,
+      },
+      log: log.child({ component: 'acs-recording' }),
+    });
+
     const http = buildHttp(log, config.server.bodyLimitBytes);
     http.get('/', async () => ({ service: 'telegraph', graph: `${publicUrl()}/v1.0/communications/calls`, docs: 'README.md and docs/ in the Telegraph repository' }));
     http.get('/healthz', async () => {
@@ -182,12 +216,14 @@ export class Telegraph {
       allowInsecureCallbacks: config.calls.allowInsecureCallbacks,
       maxGroupTargets: config.calls.maxGroupTargets,
       ringTimeoutMs: config.calls.ringTimeoutMs,
+      extraRoutes: acsRecording.routes,
     });
+    acsRecording.registerContentRoutes(http);
     registerAdminRoutes(http, { directory, calls, outbox, adminKey, mediaStats: () => engine.stats(), acs: { eventGrid, publicUrl } });
     registerSimulatorRoutes(http, { directory, virtual, adminKey });
     registerRecordingRoutes(http, recordings);
 
-    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery, engine, recordings, eventGrid, media });
+    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery, engine, recordings, eventGrid, media, callRecordings, acsRecording, recordingBlobDir: blobDir, tempBlobDir });
     return instance;
   }
 
@@ -204,6 +240,8 @@ export class Telegraph {
     this.url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     this.outbox.start();
     this.eventGrid.start();
+    // The MP3 encoder (WebAssembly) is compiled once per process, off the first recording's path.
+    preloadMp3Encoder().catch((err) => this.log.warn({ err: (err as Error).message }, 'the MP3 encoder could not be loaded: MP3 recordings will fail'));
     return this.url;
   }
 
@@ -212,6 +250,9 @@ export class Telegraph {
     this.stopping ??= (async () => {
       this.calls.stopAccepting();
       this.calls.endAll(Results.shutdown());
+      // Recordings end with their calls; their last chunks are stored (and their events queued) before the outbox flushes.
+      await this.callRecordings.close();
+      this.acsRecording.close();
       const flushed = await this.outbox.flush(this.config.notifications.shutdownFlushMs);
       if (!flushed) this.log.warn({ pending: this.outbox.pending }, 'shutdown: notifications still pending; they will be delivered at the next start');
       this.eventGrid.stop();
@@ -221,6 +262,7 @@ export class Telegraph {
       await this.http.close();
       await this.delivery.close();
       this.store.close();
+      if (this.tempBlobDir) rmSync(this.tempBlobDir, { recursive: true, force: true });
     })();
     return this.stopping;
   }

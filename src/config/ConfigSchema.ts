@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import { promptsConfigSchema } from '../media/prompts/PromptStore.ts';
 
+/** MP3 kbps per channel whose mono and stereo rates are both MPEG-2 Layer III bitrates at 16 kHz. */
+export const MP3_KBPS_PER_CHANNEL: readonly number[] = [8, 16, 24, 32, 40, 48, 56, 64, 80];
+
 export const CALLING_PERMISSIONS = [
   'Calls.Initiate.All',
   'Calls.InitiateGroupCall.All',
@@ -188,6 +191,26 @@ export const configSchema = z
         recordingTokenSeconds: z.number().int().min(10).max(86_400).default(15 * 60),
         /** How much of what it hears each virtual user keeps (downloadable through the simulator). */
         virtualEarSeconds: z.number().int().min(0).max(3600).default(120),
+      })
+      .strict()
+      .default({}),
+    /** ACS call recording (/calling/recordings): chunk limits, MP3 bitrate, where Telegraph keeps the files. */
+    recording: z
+      .object({
+        /** A chunk ends after this much audio (ACS: about 15 minutes). */
+        maxChunkSeconds: z.number().min(1).max(4 * 3600).default(15 * 60),
+        /** A chunk's file never exceeds this; chunks are held in memory until uploaded, so it bounds a recording's memory. */
+        maxChunkBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+        /** MP3 bitrate per channel (mixed: mono, unmixed: stereo); the product must be an MPEG-2 Layer III rate. */
+        mp3BitrateKbps: z
+          .number()
+          .int()
+          .refine((v) => MP3_KBPS_PER_CHANNEL.includes(v), { message: `must be one of ${MP3_KBPS_PER_CHANNEL.join(', ')} (kbps per channel; stereo doubles it)` })
+          .default(48),
+        /** How a participant's first speech is recognised (unmixed channels go by first speech): vad or the first non-silent audio. */
+        speechDetection: z.enum(['vad', 'audio']).default('vad'),
+        /** Where recordings stored by Telegraph live. Default <dataDir>/blobs (a temporary directory for an in-memory Telegraph). */
+        blobDir: z.string().min(1).nullable().default(null),
       })
       .strict()
       .default({}),
