@@ -16,21 +16,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { stringify as toYaml } from 'yaml';
+import { ROOT, intEnv } from '../helpers.ts';
 
 // ---------------------------------------------------------------- settings
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const intEnv = (name: string, dflt: number, min: number, max: number): number => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  return n;
-};
 const SECONDS = intEnv('BENCH_SECONDS', 20, 1, 600);
 const CONCURRENCY = intEnv('BENCH_CONCURRENCY', 64, 1, 2048);
 const USERS = intEnv('BENCH_USERS', 100, 1, 10_000);

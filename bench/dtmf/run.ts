@@ -14,24 +14,31 @@
  * Needs the Debian packages espeak-ng and multimon-ng.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir, cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rm, writeFile, mkdir } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { DtmfDetector } from '../../src/media/dtmf/DtmfDetector.ts';
 import { Resampler } from '../../src/media/audio/Resampler.ts';
-import { parseWav } from '../../src/media/audio/Wav.ts';
+import {
+  DTMF_KEYS as KEYS,
+  SpeechSynth,
+  addDtmfTone,
+  addGaussianNoise,
+  dtmfNoiseRms as noiseFor,
+  prng,
+  speechInNoise,
+  toInt16,
+  whiteNoiseAt,
+  type DtmfLevels,
+} from '../../test/helpers/audio.ts';
+import { ROOT } from '../helpers.ts';
 
 const exec = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
 const FS = 16000;
 const FRAME = 320;
-const KEYS = '123A456B789C*0#D';
-const LOW = [697, 770, 852, 941];
-const HIGH = [1209, 1336, 1477, 1633];
 
 for (const tool of ['multimon-ng', 'espeak-ng']) {
   try {
@@ -46,31 +53,9 @@ for (const tool of ['multimon-ng', 'espeak-ng']) {
 
 // --- signal building ------------------------------------------------------------------------------
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-function gaussian(rnd: () => number): number {
-  let u = rnd();
-  while (u < 1e-12) u = rnd();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd());
-}
-const amp = (dbfs: number) => 32767 * Math.pow(10, dbfs / 20);
-
-interface ToneSpec {
+interface ToneSpec extends DtmfLevels {
   onMs: number;
   offMs: number;
-  lowDb?: number;
-  highDb?: number;
-  lowDev?: number;
-  highDev?: number;
 }
 
 /** Keys one after another; each key's start is nudged by a varying fraction of a frame. */
@@ -80,37 +65,13 @@ function render(keys: string, spec: ToneSpec, noiseRms = 0, seed = 1): Int16Arra
   const buf = new Float64Array(total);
   let i = 0;
   for (const key of keys) {
-    const k = KEYS.indexOf(key);
-    const fl = LOW[k >> 2]! * (1 + (spec.lowDev ?? 0));
-    const fh = HIGH[k & 3]! * (1 + (spec.highDev ?? 0));
-    const al = amp(spec.lowDb ?? -10);
-    const ah = amp(spec.highDb ?? -10);
     const n0 = Math.round(((50 + i * slot + ((i * 7) % 20)) * FS) / 1000);
-    const n1 = n0 + Math.round((spec.onMs * FS) / 1000);
-    for (let n = n0; n < n1; n++) {
-      const t = (n - n0) / FS;
-      buf[n] += al * Math.sin(2 * Math.PI * fl * t) + ah * Math.sin(2 * Math.PI * fh * t);
-    }
+    addDtmfTone(buf, key, n0, n0 + Math.round((spec.onMs * FS) / 1000), spec, FS);
     i++;
   }
-  if (noiseRms > 0) {
-    const rnd = prng(seed);
-    for (let j = 0; j < buf.length; j++) buf[j] += noiseRms * gaussian(rnd);
-  }
+  if (noiseRms > 0) addGaussianNoise(buf, noiseRms, prng(seed));
   return toInt16(buf);
 }
-
-function toInt16(buf: Float64Array): Int16Array {
-  const out = new Int16Array(buf.length);
-  for (let i = 0; i < buf.length; i++) {
-    const v = Math.round(buf[i]!);
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-  }
-  return out;
-}
-
-/** Noise RMS for S/N = one tone's power over the noise power in 0–4 kHz (white over 0–8 kHz). */
-const noiseFor = (toneDb: number, snr: number) => Math.sqrt((2 * (amp(toneDb) ** 2 / 2)) / Math.pow(10, snr / 10));
 
 // --- detectors ------------------------------------------------------------------------------------
 
@@ -132,6 +93,7 @@ function telegraph(samples: Int16Array): string {
   return out;
 }
 
+let synth: SpeechSynth;
 let workDir = '';
 let mmSeconds = 0;
 let mmWallMs = 0;
@@ -247,41 +209,25 @@ const VOICES: [string, keyof typeof TEXTS, number, number][] = [
 ];
 
 async function speechCorpus(): Promise<{ name: string; samples: Int16Array }[]> {
-  for (const [lang, text] of Object.entries(TEXTS)) await writeFile(join(workDir, `${lang}.txt`), text);
-  const out: { name: string; samples: Int16Array }[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < VOICES.length) {
-      const i = next++;
-      const [voice, lang, rate, pitch] = VOICES[i]!;
-      const wav = join(workDir, `talk${i}.wav`);
-      await exec('espeak-ng', ['-v', voice, '-s', String(rate), '-p', String(pitch), '-w', wav, '-f', join(workDir, `${lang}.txt`)]);
-      out[i] = { name: voice, samples: parseWav(await readFile(wav)).samples };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(2, cpus().length) }, worker));
-  return out;
+  const files: Record<string, { file: string }> = {};
+  for (const [lang, text] of Object.entries(TEXTS)) files[lang] = await synth.writeText(lang, text);
+  const jobs = VOICES.map(([voice, lang, wpm, pitch]) => ({ voice, wpm, pitch, what: files[lang]! }));
+  const samples = await synth.speakAll(jobs, Math.max(2, cpus().length));
+  return VOICES.map(([voice], i) => ({ name: voice, samples: samples[i]! }));
 }
 
 function noiseCorpus(speech: { samples: Int16Array }[]): { name: string; samples: Int16Array }[] {
   const rnd = prng(777);
   const sec = (s: number) => new Float64Array(s * FS);
   const out: { name: string; samples: Int16Array }[] = [];
-  for (const db of [-10, -25, -40]) {
-    const b = sec(30);
-    for (let i = 0; i < b.length; i++) b[i] = (amp(db) / Math.SQRT2) * gaussian(rnd);
-    out.push({ name: `white ${db} dBFS`, samples: toInt16(b) });
-  }
+  for (const db of [-10, -25, -40]) out.push({ name: `white ${db} dBFS`, samples: whiteNoiseAt(db, 30, rnd) });
   const babble = sec(60);
   for (let v = 0; v < 5; v++) {
     const src = speech[v * 3]!.samples;
     for (let i = 0; i < babble.length && i + v * 9000 < src.length; i++) babble[i] += 0.5 * src[i + v * 9000]!;
   }
   out.push({ name: 'babble (5 voices)', samples: toInt16(babble) });
-  const noisy = sec(60);
-  const src = speech[2]!.samples;
-  for (let i = 0; i < noisy.length && i < src.length; i++) noisy[i] = src[i]! + 1000 * gaussian(rnd);
-  out.push({ name: 'speech + white noise', samples: toInt16(noisy) });
+  out.push({ name: 'speech + white noise', samples: speechInNoise(speech[2]!.samples, 60, 1000, rnd) });
   return out;
 }
 
@@ -331,7 +277,8 @@ interface Row {
 }
 
 async function main() {
-  workDir = await mkdtemp(join(tmpdir(), 'telegraph-dtmf-bench-'));
+  synth = new SpeechSynth('telegraph-dtmf-bench-');
+  workDir = synth.dir;
   const rows: Row[] = [];
   try {
     let seed = 1;
@@ -428,8 +375,8 @@ async function main() {
       telegraphTotal: { frames: telegraphFrames, microsecondsPerFrame: round(Number(telegraphNs) / 1000 / telegraphFrames, 2) },
       conditions: rows,
     };
-    await mkdir(join(here, '..', 'results'), { recursive: true });
-    await writeFile(join(here, '..', 'results', 'dtmf.json'), JSON.stringify(result, null, 2) + '\n');
+    await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
+    await writeFile(join(ROOT, 'bench', 'results', 'dtmf.json'), JSON.stringify(result, null, 2) + '\n');
 
     // table
     const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
@@ -450,7 +397,7 @@ async function main() {
         `\nwrote bench/results/dtmf.json`,
     );
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    synth.close();
   }
 }
 

@@ -9,24 +9,15 @@
 //
 //   node --import tsx bench/media-vad/run.ts
 //   BENCH_SECONDS=600 BENCH_PASSES=3 node --import tsx bench/media-vad/run.ts
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { parseWav } from '../../src/media/audio/Wav.ts';
 import { SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
+import { SpeechSynth, addGaussianNoise, espeakVersion, prng, toInt16 } from '../../test/helpers/audio.ts';
+import { ROOT, intEnv } from '../helpers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT_FILE = resolve(ROOT, process.env.BENCH_OUT ?? 'bench/results/vad.json');
-const intEnv = (name: string, dflt: number, min: number, max: number): number => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  return n;
-};
 const SECONDS = intEnv('BENCH_SECONDS', 180, 10, 3600);
 const PASSES = intEnv('BENCH_PASSES', 5, 1, 50);
 const RATE = 16000;
@@ -41,19 +32,15 @@ const TEXTS: Array<[string, string]> = [
   ['en-gb-scotland', 'Yes, that is fine. I will be at home all afternoon.'],
 ];
 
-function speechMaterial(): { clips: Int16Array[]; source: string } {
-  const probe = spawnSync('espeak-ng', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) return { clips: [synthetic()], source: 'synthetic (espeak-ng not installed)' };
-  const dir = mkdtempSync(join(os.tmpdir(), 'telegraph-vad-bench-'));
+async function speechMaterial(): Promise<{ clips: Int16Array[]; source: string }> {
+  const version = espeakVersion();
+  if (version === null) return { clips: [synthetic()], source: 'synthetic (espeak-ng not installed)' };
+  const synth = new SpeechSynth('telegraph-vad-bench-');
   try {
-    const clips = TEXTS.map(([voice, text], i) => {
-      const file = join(dir, `${i}.wav`);
-      execFileSync('espeak-ng', ['-w', file, '-v', voice, '-s', '160', text]);
-      return parseWav(readFileSync(file)).samples;
-    });
-    return { clips, source: `espeak-ng ${probe.stdout.trim().split(/\s+/).slice(0, 4).join(' ')}` };
+    const clips = await synth.speakAll(TEXTS.map(([voice, text]) => ({ voice, wpm: 160, what: text })), 1);
+    return { clips, source: `espeak-ng ${version.split(/\s+/).slice(0, 4).join(' ')}` };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    synth.close();
   }
 }
 
@@ -68,18 +55,6 @@ function synthetic(): Int16Array {
     out[i] = Math.round(6000 * env * v);
   }
   return out;
-}
-
-function xorshift(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
 }
 
 function buildSignal(clips: Int16Array[]): Int16Array {
@@ -99,19 +74,13 @@ function buildSignal(clips: Int16Array[]): Int16Array {
     pos += c.length + RATE * (0.4 + 1.6 * ((k * 7) % 5) / 4); // pauses of 0.4–2 s
   }
   const noiseRms = Math.sqrt(speechPower / Math.max(1, speechCount)) / 10; // 20 dB S/N
-  const r = xorshift(12345);
-  const pcm = new Int16Array(n);
-  for (let i = 0; i < n; i++) {
-    const g = Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r());
-    const v = Math.round(y[i]! + g * noiseRms);
-    pcm[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-  }
-  return pcm;
+  addGaussianNoise(y, noiseRms, prng(12345, { open: true }));
+  return toInt16(y);
 }
 
 // ---------------------------------------------------------------- run
 
-const { clips, source } = speechMaterial();
+const { clips, source } = await speechMaterial();
 const pcm = buildSignal(clips);
 const frames = Math.floor(pcm.length / FRAME);
 const views: Int16Array[] = [];

@@ -1,24 +1,17 @@
 // Call flows of the Graph calls API against scripted virtual users: group calls, call outcomes,
 // transfer, invite (with replacesCallId), participants, recording status, keepAlive, DTMF and
 // meetings with their lobby. Each test asserts the notifications the bot's webhook receives.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, Webhook, createTenant, type Json, type Recorded, type TestTenant } from '../helpers/harness.ts';
+import { Harness, Webhook, createTenant, harnessAndWebhook, type Json, type Recorded, type TestTenant } from '../helpers/harness.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 
 const CALLS = '/v1.0/communications/calls';
 const SERVICE_MEDIA = { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig' };
 
 let h: Harness;
 let hook: Webhook;
-
-before(async () => {
-  h = await Harness.start();
-  hook = await new Webhook().start();
-});
-after(async () => {
-  await h.stop();
-  await hook.stop();
-});
+harnessAndWebhook((hh, wh) => ((h = hh), (hook = wh)));
 
 // ---------------------------------------------------------------- helpers
 
@@ -86,19 +79,6 @@ async function simEvents(userId: string, hx = h): Promise<Json[]> {
   assert.equal(res.status, 200);
   return res.body.value;
 }
-
-/** Polls until `fn` returns a truthy value (simulator state settles a tick after a notification). */
-async function eventually<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function withHarness(config: Json, fn: (hx: Harness, wh: Webhook) => Promise<void>): Promise<void> {
   const hx = await Harness.start({ config });

@@ -1,36 +1,21 @@
 // Seed 001 (Graph "call: answer"): incoming calls to a bot, answered, rejected, redirected or left
 // to time out, with the seed's request examples posted verbatim (only ids and callbackUri swapped).
-import { test, before, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Harness, Webhook, createTenant, swapIds, type Json, type Recorded, type TestTenant } from '../helpers/harness.ts';
+import { Harness, Webhook, createTenant, harnessAndWebhook, swapIds, type Json, type Recorded, type TestTenant } from '../helpers/harness.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/seed001/${name}`, import.meta.url), 'utf8');
 
 let h: Harness;
 let hook: Webhook;
-
-before(async () => {
-  h = await Harness.start();
-  hook = await new Webhook().start();
-});
-after(async () => {
-  await h.stop();
-  await hook.stop();
-});
+harnessAndWebhook((hh, wh) => ((h = hh), (hook = wh)));
 
 // ------------------------------------------------------------------ helpers
 
-/** Polls `fn` until it returns a truthy value, or fails after `ms`. */
-async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Polls `fn` (every 10 ms) until it returns a truthy value, or fails after `ms`. */
+const until = <T>(fn: () => Promise<T | null | undefined | false>, what: string, ms = 3000): Promise<T> => eventually(fn, what, ms, 10);
 
 async function simCalls(hh: Harness, userId: string): Promise<Json[]> {
   const r = await hh.sim('GET', `/users/${userId}/calls`);

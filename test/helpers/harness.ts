@@ -1,13 +1,16 @@
 // Test harness: a real Telegraph on a loopback port with a fresh data directory, a real HTTP
 // webhook that records every notification, and helpers for tokens and Graph requests.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
+import { before, after } from 'node:test';
 import pino from 'pino';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { loadConfig } from '../../src/config/loadConfig.ts';
 import { Telegraph } from '../../src/server.ts';
+import { eventually } from './wait.ts';
 
 export type Json = Record<string, any>;
 
@@ -171,6 +174,21 @@ export class Harness {
   }
 }
 
+/** Starts a Harness (`opts`) and a Webhook before the file's tests, hands both to `use`, and stops both after them. */
+export function harnessAndWebhook(use: (h: Harness, hook: Webhook) => void, opts: StartOptions = {}): void {
+  let h: Harness;
+  let hook: Webhook;
+  before(async () => {
+    h = await Harness.start(opts);
+    hook = await new Webhook().start();
+    use(h, hook);
+  });
+  after(async () => {
+    await h.stop();
+    await hook.stop();
+  });
+}
+
 /** A tenant made through the admin API, with one bot and some virtual users. */
 export interface TestTenant {
   tenantId: string;
@@ -226,6 +244,51 @@ export async function createTenant(
   }
   const token = await h.token(tenantId, app.body.appId, app.body.secret);
   return { tenantId, appId: app.body.appId, secret: app.body.secret, instanceId: inst.body.id, phoneNumber, users, token };
+}
+
+/** A virtual user in a call: its simulator call's id is its participant id in the call. */
+export interface CallUser {
+  id: string;
+  simCallId: string;
+}
+
+/**
+ * A Graph call (beta) from `t`'s bot to all of `t`'s users (one: peer-to-peer; more: a group call),
+ * once `established`, with each user's simulator call once in `userState(i)` (default 'connected';
+ * polled every `pollMs`).
+ */
+export async function callUsers(
+  h: Harness,
+  hook: Webhook,
+  t: TestTenant,
+  mediaConfig: Json,
+  opts: { userState?: (i: number) => string; pollMs?: number } = {},
+): Promise<{ callId: string; users: CallUser[] }> {
+  const res = await h.request('POST', '/beta/communications/calls', {
+    token: t.token,
+    body: {
+      '@odata.type': '#microsoft.graph.call',
+      callbackUri: hook.url,
+      targets: t.users.map((u) => ({ '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity: { user: { id: u.id, displayName: u.displayName } } })),
+      requestedModalities: ['audio'],
+      mediaConfig,
+    },
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  const callId = res.body.id as string;
+  await hook.waitForState(callId, 'established', 5000);
+  const users = await Promise.all(
+    t.users.map(async (u, i) => {
+      const state = opts.userState?.(i) ?? 'connected';
+      const probe = async () => {
+        const r = await h.sim('GET', `/users/${u.id}/calls`);
+        return (r.body.value as Json[]).find((x) => x.state === state);
+      };
+      const c = await eventually(probe, `user ${u.displayName} ${state}`, 5000, opts.pollMs);
+      return { id: u.id, simCallId: c.id as string };
+    }),
+  );
+  return { callId, users };
 }
 
 /** Replaces every occurrence of each key with its value throughout a seed example's text. */

@@ -9,88 +9,47 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { DtmfDetector } from '../../src/media/dtmf/DtmfDetector.ts';
 import { DtmfGenerator } from '../../src/media/dtmf/DtmfGenerator.ts';
-import { parseWav } from '../../src/media/audio/Wav.ts';
+import {
+  DTMF_HIGH as HIGH,
+  DTMF_KEYS as KEYS,
+  DTMF_LOW as LOW,
+  DTMF_NOMINAL_DBFS as NOMINAL,
+  addDtmfTone,
+  addGaussianNoise,
+  dtmfNoiseRms as noiseRmsFor,
+  gaussian,
+  openSpeechSynth,
+  prng,
+  speechInNoise,
+  toInt16,
+  whiteNoiseAt,
+  type DtmfLevels,
+} from '../helpers/audio.ts';
 
 const FS = 16000;
 const FRAME = 320;
-const KEYS = '123A456B789C*0#D';
-const LOW = [697, 770, 852, 941];
-const HIGH = [1209, 1336, 1477, 1633];
-const NOMINAL = -10;
 
 // --- vectors --------------------------------------------------------------------------------------
 
-/** xorshift32: deterministic uniform [0, 1). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
-function gaussian(rnd: () => number): number {
-  let u = rnd();
-  while (u < 1e-12) u = rnd();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd());
-}
-
-const amplitude = (dbfs: number) => 32767 * Math.pow(10, dbfs / 20);
-
-interface Tone {
+interface Tone extends DtmfLevels {
   key: string;
   /** Start, ms from the beginning of the vector (fractions allowed). */
   at: number;
   ms: number;
-  lowDb?: number;
-  highDb?: number;
-  /** Frequency deviation, fraction of nominal (0.015 = +1.5 %). */
-  lowDev?: number;
-  highDev?: number;
 }
 
 /** Renders tones (and optional white noise of `noiseRms`) into 16 kHz Int16 samples. */
 function render(tones: Tone[], totalMs: number, noiseRms = 0, seed = 1): Int16Array {
   const buf = new Float64Array(Math.ceil((totalMs * FS) / 1000));
   for (const t of tones) {
-    const k = KEYS.indexOf(t.key);
-    assert.ok(k >= 0, `bad key ${t.key}`);
-    const fl = LOW[k >> 2]! * (1 + (t.lowDev ?? 0));
-    const fh = HIGH[k & 3]! * (1 + (t.highDev ?? 0));
-    const al = amplitude(t.lowDb ?? NOMINAL);
-    const ah = amplitude(t.highDb ?? NOMINAL);
+    assert.ok(KEYS.indexOf(t.key) >= 0, `bad key ${t.key}`);
     const n0 = Math.round((t.at * FS) / 1000);
-    const n1 = Math.min(buf.length, n0 + Math.round((t.ms * FS) / 1000));
-    for (let n = n0; n < n1; n++) {
-      const s = (n - n0) / FS;
-      buf[n] += al * Math.sin(2 * Math.PI * fl * s) + ah * Math.sin(2 * Math.PI * fh * s);
-    }
+    addDtmfTone(buf, t.key, n0, n0 + Math.round((t.ms * FS) / 1000), t, FS);
   }
-  if (noiseRms > 0) {
-    const rnd = prng(seed);
-    for (let i = 0; i < buf.length; i++) buf[i] += noiseRms * gaussian(rnd);
-  }
+  if (noiseRms > 0) addGaussianNoise(buf, noiseRms, prng(seed));
   return toInt16(buf);
-}
-
-function toInt16(buf: Float64Array): Int16Array {
-  const out = new Int16Array(buf.length);
-  for (let i = 0; i < buf.length; i++) {
-    const v = Math.round(buf[i]!);
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-  }
-  return out;
 }
 
 /** Back-to-back tones of `onMs` separated by `offMs`, starting at `leadMs`. */
@@ -127,13 +86,6 @@ function detect(samples: Int16Array, det = new DtmfDetector()): Hit[] {
 }
 
 const keysOf = (hits: Hit[]) => hits.map((h) => h.key).join('');
-
-/** Noise RMS for `snrDb` = power of one tone at `toneDbfs` over noise power in 0–4 kHz. */
-function noiseRmsFor(toneDbfs: number, snrDb: number): number {
-  const tonePower = amplitude(toneDbfs) ** 2 / 2;
-  const bandPower = tonePower / Math.pow(10, snrDb / 10); // wanted in 0–4 kHz
-  return Math.sqrt(bandPower * 2); // white noise at 16 kHz spreads over 0–8 kHz
-}
 
 // --- clauses --------------------------------------------------------------------------------------
 
@@ -264,8 +216,6 @@ test('attenuation: detected 26 dB below nominal (−36 dBFS per tone); dynamic r
 
 // --- talk-off -------------------------------------------------------------------------------------
 
-const exec = promisify(execFile);
-
 /** Speech the detector must never mistake for a key (texts written for this test). */
 const TEXTS: Record<string, string> = {
   en: `Good morning, and thank you for calling the regional office. All of our agents are currently helping other customers, so please stay on the line and your call will be answered in the order it was received. If you are calling about an order you placed within the last two weeks, press one, or simply say "order status". For billing questions, press two. To report a fault on your line, press three. You can also reach us on the web at any time of the day or night.
@@ -304,38 +254,14 @@ const VOICES: [string, keyof typeof TEXTS, number, number][] = [
   ['es+m3', 'es', 240, 30],
 ];
 
-function espeakAvailable(): boolean {
-  try {
-    execFileSync('espeak-ng', ['--version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('talk-off: no false digit in ≥ 10 minutes of speech (espeak-ng: 4 languages, 15 voices, rates, gains) and noise', async (t) => {
-  assert.ok(
-    espeakAvailable(),
-    'espeak-ng is not installed: the talk-off test needs the Debian package espeak-ng ' +
-      '(scripts/test.sh installs it; by hand: apt-get install -y espeak-ng)',
-  );
-  const dir = await mkdtemp(join(tmpdir(), 'telegraph-talkoff-'));
+  const synth = openSpeechSynth('telegraph-talkoff-', 'the talk-off test needs its speech');
   try {
-    for (const [lang, text] of Object.entries(TEXTS)) await writeFile(join(dir, `${lang}.txt`), text);
-    // synthesise in parallel (a few processes), read each through Wav.ts as it arrives
-    const speech: { name: string; samples: Int16Array }[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < VOICES.length) {
-        const i = next++;
-        const [voice, lang, rate, pitch] = VOICES[i]!;
-        const wav = join(dir, `${i}.wav`);
-        await exec('espeak-ng', ['-v', voice, '-s', String(rate), '-p', String(pitch), '-w', wav, '-f', join(dir, `${lang}.txt`)]);
-        const { samples } = parseWav(await readFile(wav));
-        speech[i] = { name: `${voice} -s ${rate} -p ${pitch}`, samples };
-      }
-    };
-    await Promise.all([worker(), worker(), worker()]);
+    const files: Record<string, { file: string }> = {};
+    for (const [lang, text] of Object.entries(TEXTS)) files[lang] = await synth.writeText(lang, text);
+    // synthesise in parallel (a few processes), each read through Wav.ts
+    const samples = await synth.speakAll(VOICES.map(([voice, lang, wpm, pitch]) => ({ voice, wpm, pitch, what: files[lang]! })), 3);
+    const speech = VOICES.map(([voice, , rate, pitch], i) => ({ name: `${voice} -s ${rate} -p ${pitch}`, samples: samples[i]! }));
 
     const speechSeconds = speech.reduce((s, x) => s + x.samples.length, 0) / FS;
     assert.ok(speechSeconds >= 600, `only ${speechSeconds.toFixed(0)} s of speech`);
@@ -344,12 +270,7 @@ test('talk-off: no false digit in ≥ 10 minutes of speech (espeak-ng: 4 languag
     const rnd = prng(4242);
     const seconds = (s: number) => new Float64Array(s * FS);
     const noises: { name: string; samples: Int16Array }[] = [];
-    for (const db of [-15, -30, -45]) {
-      const b = seconds(20);
-      const rms = amplitude(db) / Math.SQRT2;
-      for (let i = 0; i < b.length; i++) b[i] = rms * gaussian(rnd);
-      noises.push({ name: `white ${db} dBFS`, samples: toInt16(b) });
-    }
+    for (const db of [-15, -30, -45]) noises.push({ name: `white ${db} dBFS`, samples: whiteNoiseAt(db, 20, rnd) });
     {
       const pink = seconds(20);
       let b0 = 0, b1 = 0, b2 = 0;
@@ -377,10 +298,7 @@ test('talk-off: no false digit in ≥ 10 minutes of speech (espeak-ng: 4 languag
         for (let i = 0; i < babble.length && off + i < src.length; i++) babble[i] += src[off + i]! * 0.6;
       }
       noises.push({ name: 'babble', samples: toInt16(babble) });
-      const mixed = seconds(30);
-      const src = speech[1]!.samples;
-      for (let i = 0; i < mixed.length && i < src.length; i++) mixed[i] = src[i]! + 700 * gaussian(rnd);
-      noises.push({ name: 'speech + white noise', samples: toInt16(mixed) });
+      noises.push({ name: 'speech + white noise', samples: speechInNoise(speech[1]!.samples, 30, 700, rnd) });
     }
     const noiseSeconds = noises.reduce((s, x) => s + x.samples.length, 0) / FS;
 
@@ -408,7 +326,7 @@ test('talk-off: no false digit in ≥ 10 minutes of speech (espeak-ng: 4 languag
     );
     assert.deepEqual(falses, []);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    synth.close();
   }
 });
 

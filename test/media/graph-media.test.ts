@@ -17,18 +17,14 @@
 // espeak-ng is required (Debian: apt-get install espeak-ng). Without it these tests fail.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { execFile, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { join } from 'node:path';
-import { Harness, Webhook, createTenant, type Json, type Recorded, type TestTenant } from '../helpers/harness.ts';
+import { readFileSync } from 'node:fs';
+import { Harness, Webhook, callUsers, createTenant, type CallUser, type Json, type Recorded, type TestTenant } from '../helpers/harness.ts';
+import { assertNear, openSpeechSynth, runMs, toneMs, toneRuns, type Run, type SpeechSynth } from '../helpers/audio.ts';
+import { PromptServer } from '../helpers/promptServer.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 import { parseWav, writeWav } from '../../src/media/audio/Wav.ts';
 import { sineTone } from '../../src/media/Tones.ts';
 
-const run = promisify(execFile);
 const RATE = 16000;
 const FRAME = 320; // 20 ms
 const FRAME_MS = 20;
@@ -38,105 +34,15 @@ const SEED002 = readFileSync(new URL('../fixtures/seed002/sendDtmfTones-request.
 const SEED000_CONTEXT = 'd45324c1-fcb5-430a-902c-f20af696537c';
 const SEED002_CONTEXT = 'e0be71f1-a14f-4cec-b65a-e7aba5db7c53';
 
-// ------------------------------------------------------------------------------ prompt server
-
-/** Serves prompt files from memory on loopback and counts the requests per path. */
-class PromptServer {
-  private readonly files = new Map<string, { body: Buffer; type: string }>();
-  private readonly hits = new Map<string, number>();
-  private server!: http.Server;
-  base = '';
-
-  add(path: string, body: Buffer | Uint8Array, type = 'audio/wav'): string {
-    this.files.set(path, { body: Buffer.from(body), type });
-    return `${this.base}${path}`;
-  }
-
-  count(path: string): number {
-    return this.hits.get(path) ?? 0;
-  }
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      this.hits.set(path, this.count(path) + 1);
-      const f = this.files.get(path);
-      if (!f) {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('not found');
-        return;
-      }
-      res.writeHead(200, { 'content-type': f.type, 'content-length': f.body.length });
-      res.end(f.body);
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 const toneWav = (hz: number, ms: number) => writeWav(sineTone(hz, ms, -12), RATE, 1);
 
 // ------------------------------------------------------------------------------ audio analysis
-
-/** Amplitude of the `f` Hz component of x[start, start+n) (Goertzel). A full sine of amplitude A gives ≈ A. */
-function toneAmp(x: Int16Array, start: number, n: number, f: number): number {
-  const w = (2 * Math.PI * f) / RATE;
-  const c = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const s0 = x[start + i]! + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const re = s1 - s2 * Math.cos(w);
-  const im = s2 * Math.sin(w);
-  return (2 * Math.sqrt(re * re + im * im)) / n;
-}
-
-function frameRms(x: Int16Array, k: number): number {
-  let e = 0;
-  for (let i = k * FRAME; i < (k + 1) * FRAME; i++) e += x[i]! * x[i]!;
-  return Math.sqrt(e / FRAME);
-}
-
-interface Run {
-  start: number;
-  end: number; // frames, end exclusive
-}
-const runMs = (r: Run) => (r.end - r.start) * FRAME_MS;
-
-/** Runs of 20 ms frames in which `f` Hz is strong (≥ 2000) and dominant (most of the frame's energy). */
-function toneRuns(x: Int16Array, f: number): Run[] {
-  const frames = Math.floor(x.length / FRAME);
-  const out: Run[] = [];
-  let cur: Run | null = null;
-  for (let k = 0; k < frames; k++) {
-    const amp = toneAmp(x, k * FRAME, FRAME, f);
-    const on = amp > 2000 && amp > 0.6 * Math.SQRT2 * frameRms(x, k);
-    if (on) {
-      if (cur && cur.end === k) cur.end = k + 1;
-      else out.push((cur = { start: k, end: k + 1 }));
-    }
-  }
-  return out;
-}
 
 /** The longest run of `f` Hz, or a failure naming what was found. */
 function longestToneRun(x: Int16Array, f: number, what: string): Run {
   const runs = toneRuns(x, f);
   assert.ok(runs.length > 0, `${what}: no ${f} Hz tone in ${x.length / RATE} s of audio`);
   return runs.reduce((a, b) => (runMs(b) > runMs(a) ? b : a));
-}
-
-function assertNear(actual: number, expected: number, tolerance: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not within ±${tolerance} of ${expected}`);
 }
 
 /** Where `needle` occurs sample for sample in `hay`, or −1. */
@@ -194,10 +100,8 @@ const TEXTS = {
 } as const;
 const speech = {} as Record<keyof typeof TEXTS, Utterance>;
 
-async function synthesize(dir: string, name: string, text: string): Promise<Utterance> {
-  const file = join(dir, `${name}.wav`);
-  await run('espeak-ng', ['-w', file, '-v', 'en-us', '-s', '165', text]);
-  const samples = parseWav(new Uint8Array(readFileSync(file))).samples;
+async function synthesize(synth: SpeechSynth, text: string): Promise<Utterance> {
+  const samples = await synth.speak(text, { voice: 'en-us', wpm: 165 });
   const wav = writeWav(samples, RATE, 1);
   return { samples, wav64: Buffer.from(wav).toString('base64') };
 }
@@ -207,19 +111,12 @@ async function synthesize(dir: string, name: string, text: string): Promise<Utte
 let h: Harness;
 let hook: Webhook;
 let prompts: PromptServer;
-let tmp = '';
+let synth: SpeechSynth | undefined;
 
 before(async () => {
-  const probe = spawnSync('espeak-ng', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(
-      'espeak-ng is not installed (or does not run): these tests make the virtual users speak with it. ' +
-        'Install it with `apt-get update && apt-get install -y espeak-ng`. ' +
-        `(${probe.error ? probe.error.message : `exit status ${probe.status}: ${probe.stderr}`})`,
-    );
-  }
-  tmp = mkdtempSync(join(os.tmpdir(), 'telegraph-graph-media-'));
-  await Promise.all((Object.keys(TEXTS) as (keyof typeof TEXTS)[]).map(async (k) => { speech[k] = await synthesize(tmp, k, TEXTS[k]); }));
+  const tts = openSpeechSynth('telegraph-graph-media-', 'these tests make the virtual users speak with it');
+  synth = tts;
+  await Promise.all((Object.keys(TEXTS) as (keyof typeof TEXTS)[]).map(async (k) => { speech[k] = await synthesize(tts, TEXTS[k]); }));
   prompts = await new PromptServer().start();
   prompts.add('/beep.wav', toneWav(600, 700)); // the seed's prompt
   prompts.add('/p440.wav', toneWav(440, 1000));
@@ -256,16 +153,12 @@ after(async () => {
   await h?.stop();
   await hook?.stop();
   await prompts?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  synth?.close();
 });
 
 // ------------------------------------------------------------------------------ helpers
 
-interface Person {
-  id: string;
-  /** The user's call in the simulator (= its participant id in the call). */
-  simCallId: string;
-}
+type Person = CallUser;
 
 interface Setup {
   t: TestTenant;
@@ -273,17 +166,7 @@ interface Setup {
   users: Person[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>, every = 50): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(every);
-  }
-}
+const until = <T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>, every = 50): Promise<T> => eventually(probe, what, ms, every);
 
 /** A tenant of its own, and an established call from its bot to `users` virtual users (2+: a group call). */
 async function setup(opts: { users?: number; permissions?: string[]; appHosted?: boolean; preFetchMedia?: Json[] } = {}): Promise<Setup> {
@@ -296,26 +179,7 @@ async function setup(opts: { users?: number; permissions?: string[]; appHosted?:
   const mediaConfig = opts.appHosted
     ? { '@odata.type': '#microsoft.graph.appHostedMediaConfig', blob: '<Media Session Configuration Blob>' }
     : { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig', ...(opts.preFetchMedia ? { preFetchMedia: opts.preFetchMedia } : {}) };
-  const res = await h.request('POST', '/beta/communications/calls', {
-    token: t.token,
-    body: {
-      '@odata.type': '#microsoft.graph.call',
-      callbackUri: hook.url,
-      targets: t.users.map((u) => ({ '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity: { user: { id: u.id, displayName: u.displayName } } })),
-      requestedModalities: ['audio'],
-      mediaConfig,
-    },
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  const callId = res.body.id as string;
-  await hook.waitForState(callId, 'established', 5000);
-  const users = await Promise.all(t.users.map(async (u) => {
-    const c = await until(`user ${u.displayName} connected`, 5000, async () => {
-      const r = await h.sim('GET', `/users/${u.id}/calls`);
-      return (r.body.value as Json[]).find((x) => x.state === 'connected');
-    });
-    return { id: u.id, simCallId: c.id as string };
-  }));
+  const { callId, users } = await callUsers(h, hook, t, mediaConfig, { pollMs: 50 });
   return { t, callId, users };
 }
 
@@ -804,8 +668,7 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     const elapsed = timer(end.at);
     assert.equal(end.n.resourceData.status, 'completed');
     assertTook(elapsed, 900, 250, 'three times 300 ms (ms)');
-    const runs = toneRuns(await ear(s, s.users[0]!), 1300);
-    const total = runs.reduce((n, r) => n + runMs(r), 0);
+    const total = toneMs(await ear(s, s.users[0]!), 1300);
     assertNear(total, 900, 60, '1300 Hz heard in total (ms)');
   });
 

@@ -9,14 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MediaSession } from '../../src/media/MediaSession.ts';
 import { FRAME_SAMPLES, type FrameSink, type FrameSource } from '../../src/media/MediaFormat.ts';
+import { prng } from '../helpers/audio.ts';
 
-let seed = 12345;
-function rand(): number {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed / 0x100000000;
-}
+const rand = prng(12345);
 
 /** Speaks a fresh random frame on most ticks: silence (returns false), all zeros, quiet, or loud. */
 class RandomSource implements FrameSource {

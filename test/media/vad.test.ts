@@ -17,17 +17,11 @@
 // espeak-ng is required (Debian: apt-get install espeak-ng). Without it these tests fail.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { parseWav } from '../../src/media/audio/Wav.ts';
 import { SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
+import { energy, openSpeechSynth, pinkNoise, prng, toInt16, unitRms, whiteNoise, type SpeechSynth } from '../helpers/audio.ts';
 
-const run = promisify(execFile);
 const RATE = 16000;
 const FRAME = 320;
 const FRAME_MS = 20;
@@ -64,38 +58,23 @@ let babbleTalkers: Int16Array[] = [];
 const speech = new Map<UttName, Int16Array>();
 /** Active speech level of `appointment` (RMS, linear), the reference for S/N. */
 let speechRms = 0;
-let dir = '';
+let synth: SpeechSynth | undefined;
 
 before(async () => {
-  const probe = spawnSync('espeak-ng', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(
-      'espeak-ng is not installed (or does not run): these tests need real speech from it. ' +
-        'Install it with `apt-get update && apt-get install -y espeak-ng`. ' +
-        `(${probe.error ? probe.error.message : `exit status ${probe.status}: ${probe.stderr}`})`,
-    );
-  }
-  dir = mkdtempSync(join(os.tmpdir(), 'telegraph-vad-'));
+  const tts = openSpeechSynth('telegraph-vad-', 'these tests need real speech from it');
+  synth = tts;
   await Promise.all(
     (Object.keys(UTTERANCES) as UttName[]).map(async (name) => {
       const { voice, text } = UTTERANCES[name];
-      const file = join(dir, `${name}.wav`);
-      await run('espeak-ng', ['-w', file, '-v', voice, '-s', '160', text]);
-      speech.set(name, trimSilence(parseWav(readFileSync(file)).samples));
+      speech.set(name, trimSilence(await tts.speak(text, { voice, wpm: 160 })));
     }),
   );
   speechRms = activeRms(speech.get('appointment')!);
-  babbleTalkers = await Promise.all(
-    BABBLE_VOICES.map(async (voice, i) => {
-      const file = join(dir, `babble-${i}.wav`);
-      await run('espeak-ng', ['-w', file, '-v', voice, '-s', String(150 + 5 * i), BABBLE_TEXT]);
-      return trimSilence(parseWav(readFileSync(file)).samples);
-    }),
-  );
+  babbleTalkers = await Promise.all(BABBLE_VOICES.map(async (voice, i) => trimSilence(await tts.speak(BABBLE_TEXT, { voice, wpm: 150 + 5 * i }))));
 });
 
 after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  synth?.close();
 });
 
 /** Cuts espeak-ng's leading and trailing silence: keeps 2 ms blocks from the first to the last within 50 dB of the loudest. */
@@ -105,8 +84,7 @@ function trimSilence(s: Int16Array): Int16Array {
   const e = new Float64Array(nb);
   let max = 0;
   for (let b = 0; b < nb; b++) {
-    let v = 0;
-    for (let i = b * B; i < (b + 1) * B; i++) v += s[i]! * s[i]!;
+    const v = energy(s, b * B, B);
     e[b] = v;
     if (v > max) max = v;
   }
@@ -125,9 +103,7 @@ function activeRms(s: Int16Array): number {
   const e = new Float64Array(n);
   let max = 0;
   for (let f = 0; f < n; f++) {
-    let v = 0;
-    for (let i = f * FRAME; i < (f + 1) * FRAME; i++) v += s[i]! * s[i]!;
-    e[f] = v / FRAME;
+    e[f] = energy(s, f * FRAME, FRAME) / FRAME;
     if (e[f]! > max) max = e[f]!;
   }
   let sum = 0;
@@ -138,83 +114,9 @@ function activeRms(s: Int16Array): number {
 
 // ------------------------------------------------------------------ noise (deterministic)
 
-/** xorshift32, as a uniform (0, 1) source. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
-}
-
-/** Gaussian white noise, unit RMS. */
-function whiteNoise(n: number, seed: number): Float64Array {
-  const r = prng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const m = Math.sqrt(-2 * Math.log(r()));
-    const a = 2 * Math.PI * r();
-    out[i] = m * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = m * Math.sin(a);
-  }
-  return unitRms(out);
-}
-
-/**
- * Pink (1/f) noise, unit RMS: a sum of independent white noises, each through a one-pole low-pass
- * with corners an octave apart (10 Hz … 5 kHz), weighted 1/√corner. Each low-pass contributes a flat
- * spectrum up to its corner; the weighting makes the sum fall 3 dB per octave.
- */
-function pinkNoise(n: number, seed: number): Float64Array {
-  const r = prng(seed);
-  const K = 10;
-  const pole = new Float64Array(K);
-  const gain = new Float64Array(K);
-  const state = new Float64Array(K);
-  for (let k = 0; k < K; k++) {
-    const fc = 10 * 2 ** k;
-    pole[k] = Math.exp((-2 * Math.PI * fc) / RATE);
-    gain[k] = 1 / Math.sqrt(fc);
-  }
-  const out = new Float64Array(n);
-  let spare = NaN;
-  const gauss = () => {
-    if (!Number.isNaN(spare)) {
-      const v = spare;
-      spare = NaN;
-      return v;
-    }
-    const m = Math.sqrt(-2 * Math.log(r()));
-    const a = 2 * Math.PI * r();
-    spare = m * Math.sin(a);
-    return m * Math.cos(a);
-  };
-  for (let i = 0; i < n; i++) {
-    let y = 0;
-    for (let k = 0; k < K; k++) {
-      state[k] = pole[k]! * state[k]! + (1 - pole[k]!) * gauss();
-      y += gain[k]! * state[k]!;
-    }
-    out[i] = y;
-  }
-  return unitRms(out);
-}
-
-function unitRms(x: Float64Array): Float64Array {
-  let e = 0;
-  for (const v of x) e += v * v;
-  const k = 1 / Math.sqrt(e / x.length);
-  for (let i = 0; i < x.length; i++) x[i]! *= k;
-  return x;
-}
-
 /** Multi-talker babble, unit RMS: the talkers summed, each looped from a seeded offset. */
 function babbleNoise(n: number, seed: number): Float64Array {
-  const r = prng(seed);
+  const r = prng(seed, { open: true });
   const out = new Float64Array(n);
   for (const t of babbleTalkers) {
     let j = Math.floor(r() * t.length);
@@ -275,9 +177,7 @@ function compose(totalMs: number, placed: Placed[], gain: number, noise: Float64
     truth.push([p.at, p.at + (s.length * 1000) / RATE]);
   }
   if (noise) for (let i = 0; i < n; i++) y[i]! += noise[i]! * noiseRms((i * 1000) / RATE);
-  const pcm = new Int16Array(n);
-  for (let i = 0; i < n; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(y[i]!)));
-  return { pcm, truth };
+  return { pcm: toInt16(y), truth };
 }
 
 /** Utterances one after another from `startMs`, separated by `gaps` (ms); returns the placements. */

@@ -19,14 +19,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobServiceClient, ContainerSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
-import { Harness, Webhook, createTenant, type Json, type TestTenant } from '../helpers/harness.ts';
+import { Harness, Webhook, callUsers, createTenant, type CallUser, type Json, type TestTenant } from '../helpers/harness.ts';
+import { assertNear, isSilent, readChannels, runMs, toneMs, toneRuns } from '../helpers/audio.ts';
+import { PromptServer } from '../helpers/promptServer.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../storage/azurite.ts';
 import { readWavFormat, writeWav } from '../../src/media/audio/Wav.ts';
 import { sineTone } from '../../src/media/Tones.ts';
@@ -43,76 +44,13 @@ import {
 import type { ChunkMetadata } from '../../src/recording/RecordingSession.ts';
 
 const RATE = 16000;
-const FRAME = 320;
 const FRAME_MS = 20;
 const BOT_HZ = 700;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 // ------------------------------------------------------------------------------ audio analysis
 
-/** Amplitude of the `f` Hz component of x[start, start+n) (Goertzel). */
-function toneAmp(x: Int16Array, start: number, n: number, f: number): number {
-  const w = (2 * Math.PI * f) / RATE;
-  const c = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const s0 = x[start + i]! + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const re = s1 - s2 * Math.cos(w);
-  const im = s2 * Math.sin(w);
-  return (2 * Math.sqrt(re * re + im * im)) / n;
-}
-
-function frameRms(x: Int16Array, k: number): number {
-  let e = 0;
-  for (let i = k * FRAME; i < (k + 1) * FRAME; i++) e += x[i]! * x[i]!;
-  return Math.sqrt(e / FRAME);
-}
-
-interface Run {
-  start: number;
-  end: number;
-}
-const runMs = (r: Run) => (r.end - r.start) * FRAME_MS;
-
-/** Runs of 20 ms frames in which `f` Hz is strong and dominant. */
-function toneRuns(x: Int16Array, f: number): Run[] {
-  const frames = Math.floor(x.length / FRAME);
-  const out: Run[] = [];
-  let cur: Run | null = null;
-  for (let k = 0; k < frames; k++) {
-    const amp = toneAmp(x, k * FRAME, FRAME, f);
-    if (amp > 2000 && amp > 0.6 * Math.SQRT2 * frameRms(x, k)) {
-      if (cur && cur.end === k) cur.end = k + 1;
-      else out.push((cur = { start: k, end: k + 1 }));
-    }
-  }
-  return out;
-}
-
-/** Sum of the tone's runs, ms. */
-const toneMs = (x: Int16Array, f: number) => toneRuns(x, f).reduce((a, r) => a + runMs(r), 0);
-
-function assertNear(actual: number, expected: number, tolerance: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not within ±${tolerance} of ${expected}`);
-}
-
-/** A WAV's channels, de-interleaved. */
-function wavChannels(bytes: Uint8Array): Int16Array[] {
-  const f = readWavFormat(bytes);
-  assert.equal(f.sampleRate, RATE);
-  assert.equal(f.bitsPerSample, 16);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + f.dataOffset, f.dataLength);
-  const out = Array.from({ length: f.channels }, () => new Int16Array(f.frames));
-  for (let i = 0; i < f.frames; i++) for (let c = 0; c < f.channels; c++) out[c]![i] = dv.getInt16((i * f.channels + c) * 2, true);
-  return out;
-}
-
-const isSilent = (x: Int16Array) => x.every((v) => v === 0);
+/** A WAV's channels, de-interleaved (16 kHz, 16-bit). */
+const wavChannels = (bytes: Uint8Array): Int16Array[] => readChannels(bytes, RATE).channels;
 
 async function readAll(stream: Readable): Promise<Uint8Array> {
   const parts: Buffer[] = [];
@@ -121,30 +59,6 @@ async function readAll(stream: Readable): Promise<Uint8Array> {
 }
 
 // ------------------------------------------------------------------------------ set-up
-
-/** Serves the bot's prompt (a tone) on loopback. */
-class PromptServer {
-  private server!: http.Server;
-  base = '';
-  constructor(private readonly files: Record<string, Uint8Array>) {}
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      const f = this.files[new URL(req.url ?? '/', 'http://x').pathname];
-      if (!f) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': f.length }).end(Buffer.from(f));
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-  async stop(): Promise<void> {
-    this.server.closeAllConnections?.();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 let h: Harness;
 let hook: Webhook;
@@ -162,7 +76,8 @@ function serviceFor(harness: Harness): CallRecordings {
 }
 
 before(async () => {
-  prompts = await new PromptServer({ '/bot.wav': writeWav(sineTone(BOT_HZ, 800, -12), RATE, 1) }).start();
+  prompts = await new PromptServer().start();
+  prompts.add('/bot.wav', writeWav(sineTone(BOT_HZ, 800, -12), RATE, 1));
   h = await Harness.start();
   hook = await new Webhook().start();
   blobs = new FileBlobStore(join(h.dataDir, 'blobs'));
@@ -178,11 +93,7 @@ after(async () => {
   await prompts?.stop();
 });
 
-interface Person {
-  id: string;
-  /** The user's call in the simulator (= its participant id). */
-  simCallId: string;
-}
+type Person = CallUser;
 
 interface Setup {
   t: TestTenant;
@@ -193,15 +104,8 @@ interface Setup {
   users: Person[];
 }
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const until = <T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false): Promise<T> =>
+  eventually(probe, what, ms, 25);
 
 /** A Graph call from a bot to the users (one: peer-to-peer; more: a group call); users with `manual` answer later. */
 async function setup(opts: { users?: number; manual?: number[] } = {}): Promise<Setup> {
@@ -211,28 +115,10 @@ async function setup(opts: { users?: number; manual?: number[] } = {}): Promise<
     webhook: hook.url,
     users: Array.from({ length: n }, (_, i) => ({ displayName: `Speaker ${i + 1}`, ...(manual.has(i) ? { behaviour: { answer: 'manual' } } : {}) })),
   });
-  const res = await h.request('POST', '/beta/communications/calls', {
-    token: t.token,
-    body: {
-      '@odata.type': '#microsoft.graph.call',
-      callbackUri: hook.url,
-      targets: t.users.map((u) => ({ '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity: { user: { id: u.id, displayName: u.displayName } } })),
-      requestedModalities: ['audio'],
-      mediaConfig: { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig' },
-    },
+  const { callId, users } = await callUsers(h, hook, t, { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig' }, {
+    userState: (i) => (manual.has(i) ? 'ringing' : 'connected'),
+    pollMs: 25,
   });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  const callId = res.body.id as string;
-  await hook.waitForState(callId, 'established', 5000);
-  const users = await Promise.all(
-    t.users.map(async (u, i) => {
-      const c = await until(`user ${u.displayName}'s call`, 5000, async () => {
-        const r = await h.sim('GET', `/users/${u.id}/calls`);
-        return (r.body.value as Json[]).find((x) => x.state === (manual.has(i) ? 'ringing' : 'connected'));
-      });
-      return { id: u.id, simCallId: c.id as string };
-    }),
-  );
   const leg = h.telegraph.calls.getLeg(callId)!;
   return { t, callId, call: leg.call, bot: leg.participant, users };
 }

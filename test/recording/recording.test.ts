@@ -31,11 +31,12 @@ import {
 } from '../../src/recording/RecordingSession.ts';
 import { Mp3ChunkWriter } from '../../src/recording/ChunkWriter.ts';
 import { MP3_DECODER_DELAY, MP3_ENCODER_DELAY, MP3_FRAME_SAMPLES, mp3AudioFrames, parseMp3 } from '../../src/recording/Mp3.ts';
+import { dbfsAmplitude, isSilent, readChannels, toneAmplitude } from '../helpers/audio.ts';
 
 const T0 = Date.UTC(2026, 0, 15, 9, 0, 0);
 const FREQ: Record<string, number> = { A: 500, B: 900, C: 1300, D: 1700, E: 2100, F: 2500 };
 const TONE_DBFS = -12;
-const TONE_AMP = 32767 * Math.pow(10, TONE_DBFS / 20);
+const TONE_AMP = dbfsAmplitude(TONE_DBFS);
 
 /** Keeps what a leg said each tick (a copy; zeros when silent), and whether it was muted. */
 class Capture implements FrameSink {
@@ -121,17 +122,6 @@ class Harness {
   }
 }
 
-/** A WAV's channels, as separate arrays. */
-function channelsOf(bytes: Uint8Array): { channels: Int16Array[]; rate: number } {
-  const f = readWavFormat(bytes);
-  assert.equal(f.bitsPerSample, 16);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = Array.from({ length: f.channels }, () => new Int16Array(f.frames));
-  let p = f.dataOffset;
-  for (let i = 0; i < f.frames; i++) for (let c = 0; c < f.channels; c++, p += 2) out[c]![i] = dv.getInt16(p, true);
-  return { channels: out, rate: f.sampleRate };
-}
-
 function concat(parts: Int16Array[]): Int16Array {
   const out = new Int16Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
@@ -144,29 +134,12 @@ function concat(parts: Int16Array[]): Int16Array {
 
 /** All chunks' audio, channel by channel, joined. */
 function recordedChannels(chunks: RecordingChunk[]): Int16Array[] {
-  const per = chunks.map((c) => channelsOf(c.bytes).channels);
+  const per = chunks.map((c) => readChannels(c.bytes).channels);
   return per[0]!.map((_, ch) => concat(per.map((p) => p[ch]!)));
 }
 
 /** Amplitude of the component at `freq` (Goertzel), over x[start, start + len). */
-function goertzel(x: Int16Array, start: number, len: number, freq: number): number {
-  const w = (2 * Math.PI * freq) / SAMPLE_RATE;
-  const coeff = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  for (let n = start; n < start + len; n++) {
-    const s = x[n]! + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s;
-  }
-  const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-  return (2 * Math.sqrt(Math.max(0, power))) / len;
-}
-
-function isSilent(x: Int16Array): boolean {
-  for (let i = 0; i < x.length; i++) if (x[i] !== 0) return false;
-  return true;
-}
+const goertzel = (x: Int16Array, start: number, len: number, freq: number): number => toneAmplitude(x, start, len, freq, SAMPLE_RATE);
 
 function firstNonZero(x: Int16Array): number {
   for (let i = 0; i < x.length; i++) if (x[i] !== 0) return i;
@@ -198,7 +171,7 @@ test('unmixed wav: channels in order of first speech; each tone alone on its cha
   ]);
   assert.equal(h.chunks.length, 1);
   const chunk = h.chunks[0]!;
-  const { channels, rate } = channelsOf(chunk.bytes);
+  const { channels, rate } = readChannels(chunk.bytes);
   assert.equal(rate, 16000);
   assert.equal(channels.length, 5, 'an unmixed wav has channels 0–4');
   assert.equal(channels[0]!.length, 100 * FRAME_SAMPLES, 'every tick recorded');

@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, createTenant, type Json, type TestTenant } from '../helpers/harness.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 
 let h: Harness;
 let t: TestTenant;
@@ -20,18 +21,6 @@ before(async () => {
 after(async () => {
   await h.stop();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function simCall(userId: string, callId: string): Promise<Json> {
   const res = await h.sim('GET', `/users/${userId}/calls/${callId}`);
