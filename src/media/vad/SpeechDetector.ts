@@ -655,7 +655,7 @@ export class SpeechDetector {
     z[13] = Math.abs(dy) < 1e-30 ? 0 : dy;
     z[0] = z00; z[1] = z01; z[2] = z10; z[3] = z11; z[4] = z20; z[5] = z21;
     z[6] = z30; z[7] = z31; z[8] = z40; z[9] = z41; z[10] = z50; z[11] = z51;
-    if (eTotal < 1e-6) z.fill(0); // long digital silence: let no denormals linger
+    if (eTotal < 1e-6) z.fill(0, 0, 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state)
     const energy = this.energy;
     energy[0] = eTotal;
     energy[1] = eMid;
