@@ -10,6 +10,8 @@ const USAGE = `Usage: telegraph start [options]
 Options:
   --host <host>        listen address (default 127.0.0.1)
   --port <port>        HTTP port (default 8080)
+  --https-port <port>  also listen on HTTPS on this port (local CA in <data-dir>/tls unless
+                       server.https.certFile/keyFile are set); the public URL is then the HTTPS one
   --data-dir <dir>     where state, keys and recordings live (default ./.telegraph)
   --config <file>      YAML or JSON configuration (default: telegraph.yaml if present)
   --public-url <url>   the origin clients and bots use to reach Telegraph
@@ -25,6 +27,7 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
+      'https-port': { type: 'string' },
       'data-dir': { type: 'string' },
       config: { type: 'string' },
       'public-url': { type: 'string' },
@@ -47,9 +50,11 @@ export async function main(argv: string[]): Promise<void> {
     const file = values.config ?? (existsSync('telegraph.yaml') ? 'telegraph.yaml' : existsSync('telegraph.json') ? 'telegraph.json' : null);
     const port = values.port !== undefined ? Number(values.port) : undefined;
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new ConfigError(`--port must be a port number, got "${values.port}"`);
+    const httpsPort = values['https-port'] !== undefined ? Number(values['https-port']) : undefined;
+    if (httpsPort !== undefined && (!Number.isInteger(httpsPort) || httpsPort < 0 || httpsPort > 65535)) throw new ConfigError(`--https-port must be a port number, got "${values['https-port']}"`);
     const config = loadConfig({
       file,
-      overrides: { host: values.host, port, dataDir: values['data-dir'], publicUrl: values['public-url'], logLevel: values['log-level'] },
+      overrides: { host: values.host, port, httpsPort, dataDir: values['data-dir'], publicUrl: values['public-url'], logLevel: values['log-level'] },
     });
     telegraph = await Telegraph.create(config);
     await telegraph.listen();
@@ -60,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
-      console.error(`telegraph: the port is already in use (${e.message}); choose another with --port`);
+      console.error(`telegraph: the port is already in use (${e.message}); choose another with --port (or --https-port)`);
       process.exit(2);
     }
     throw err;
@@ -100,11 +105,21 @@ function printBanner(t: Telegraph): void {
   const url = t.publicUrl;
   const lines = [
     '',
-    `Telegraph is listening on ${url}`,
+    `Telegraph is listening on ${t.httpUrl ?? url}${t.httpsUrl ? ` and ${t.httpsUrl}` : ''}${t.httpsUrl && url !== t.httpsUrl ? ` (public URL ${url})` : ''}`,
     `  Graph API      ${url}/v1.0/communications/calls   (and ${url}/beta/...)`,
     `  ACS API        ${url}/calling/...   (Call Automation; connection string below)`,
     `  admin key      ${t.adminKey}`,
   ];
+  if (t.httpsUrl) {
+    lines.push(`  HTTPS          ${t.httpsUrl}`);
+    if (t.tls?.caPath) {
+      lines.push(
+        `  local CA       ${t.tls.caPath} (SHA-256 ${t.tls.caFingerprint})`,
+        `  trust it       NODE_EXTRA_CA_CERTS=${t.tls.caPath} node your-app.js   (curl --cacert ${t.tls.caPath})`,
+      );
+    }
+  }
+  const secure = url.startsWith('https:');
   const dev = t.developmentTenant;
   if (dev) {
     lines.push(
@@ -119,13 +134,15 @@ function printBanner(t: Telegraph): void {
       ...(dev.acs
         ? [
             `  ACS resource   ${dev.acs.resourceId} (number ${dev.acs.phoneNumber}; its users are 8:acs:${dev.acs.resourceId}_<user id>)`,
-            `  ACS connection string (plain HTTP: new CallAutomationClient(cs, { allowInsecureConnection: true })):`,
+            secure
+              ? `  ACS connection string (HTTPS: new CallAutomationClient(cs)${t.tls?.caPath ? ', with NODE_EXTRA_CA_CERTS set' : ''}):`
+              : `  ACS connection string (plain HTTP: new CallAutomationClient(cs, { allowInsecureConnection: true })):`,
             `    ${connectionString(url, dev.acs.accessKey)}`,
           ]
         : []),
       '',
       'Get a token:',
-      `  curl -s -d grant_type=client_credentials -d client_id=${dev.clientId} \\`,
+      `  curl -s${secure && t.tls?.caPath ? ` --cacert ${t.tls.caPath}` : ''} -d grant_type=client_credentials -d client_id=${dev.clientId} \\`,
       `       --data-urlencode client_secret=${dev.clientSecret} \\`,
       `       -d scope=https://graph.microsoft.com/.default ${url}/${dev.tenantId}/oauth2/v2.0/token`,
     );

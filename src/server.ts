@@ -1,6 +1,7 @@
 // The composition root: builds every part from the configuration and wires them together.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -40,6 +41,7 @@ import { AcsRecording } from './api/acs/AcsRecording.ts';
 import { CallRecordings } from './recording/CallRecordings.ts';
 import { preloadMp3Encoder } from './recording/ChunkWriter.ts';
 import { FileBlobStore } from './storage/blob/FileBlobStore.ts';
+import { ensureLocalTls } from './tls/LocalCa.ts';
 
 export interface DevelopmentTenant {
   tenantId: string;
@@ -51,6 +53,15 @@ export interface DevelopmentTenant {
   meetingId: string;
   /** The development ACS resource (absent in data directories made before ACS support). */
   acs?: { resourceId: string; accessKey: string; phoneNumber: string };
+}
+
+/** The HTTPS listener's material: configured files, or the local CA's (caPath set). */
+export interface TelegraphTls {
+  cert: string;
+  key: string;
+  /** The local CA clients trust (NODE_EXTRA_CA_CERTS); null with a configured certificate. */
+  caPath: string | null;
+  caFingerprint: string | null;
 }
 
 export interface TelegraphOptions {
@@ -69,6 +80,11 @@ export class Telegraph {
   readonly adminKey: string;
   readonly developmentTenant: DevelopmentTenant | null;
   private url: string | null = null;
+  private secureUrl: string | null = null;
+  private httpsServer: HttpsServer | null = null;
+  /** The HTTPS listener's certificate (null when server.https is disabled). */
+  readonly tls: TelegraphTls | null;
+  private readonly tempTlsDir: string | null;
   private stopping: Promise<void> | null = null;
 
   private constructor(
@@ -79,6 +95,7 @@ export class Telegraph {
       http: FastifyInstance; adminKey: string; dev: DevelopmentTenant | null; delivery: HttpDelivery;
       engine: MediaEngine; recordings: ResponseRecordings; eventGrid: EventGridPublisher; media: CallMedia;
       callRecordings: CallRecordings; acsRecording: AcsRecording; recordingBlobDir: string; tempBlobDir: string | null;
+      tls: TelegraphTls | null; tempTlsDir: string | null;
     },
   ) {
     this.store = parts.store;
@@ -98,6 +115,8 @@ export class Telegraph {
     this.acsRecording = parts.acsRecording;
     this.recordingBlobDir = parts.recordingBlobDir;
     this.tempBlobDir = parts.tempBlobDir;
+    this.tls = parts.tls;
+    this.tempTlsDir = parts.tempTlsDir;
   }
 
   /** ACS call recording (the service behind /calling/recordings and its content URLs). */
@@ -145,9 +164,24 @@ export class Telegraph {
       }
     }
 
+    // HTTPS: the configured certificate, else the local CA's (in <dataDir>/tls, or a temporary directory in memory).
+    let tls: TelegraphTls | null = null;
+    let tempTlsDir: string | null = null;
+    const httpsConfig = config.server.https;
+    if (httpsConfig.enabled && httpsConfig.certFile && httpsConfig.keyFile) {
+      tls = { cert: readFileSync(resolve(httpsConfig.certFile), 'utf8'), key: readFileSync(resolve(httpsConfig.keyFile), 'utf8'), caPath: null, caFingerprint: null };
+    } else if (httpsConfig.enabled) {
+      if (!dataDir) tempTlsDir = mkdtempSync(join(tmpdir(), 'telegraph-tls-'));
+      const hosts = [config.server.host];
+      if (config.server.publicUrl) hosts.push(new URL(config.server.publicUrl).hostname);
+      const local = ensureLocalTls(dataDir ? join(dataDir, 'tls') : tempTlsDir!, hosts);
+      if (local.generated.ca) log.info({ ca: local.caPath }, 'made a local CA for the HTTPS listener');
+      tls = { cert: local.cert, key: local.key, caPath: local.caPath, caFingerprint: local.caFingerprint };
+    }
+
     const keys = await KeyStore.open(dataDir);
     let instance: Telegraph | null = null;
-    const publicUrl = () => config.server.publicUrl?.replace(/\/$/, '') ?? instance?.url ?? `http://${config.server.host}:${config.server.port}`;
+    const publicUrl = () => instance?.publicUrl ?? defaultPublicUrl(config, null, null);
     const tokens = new TokenService(keys, publicUrl, config.identity.tokenLifetimeSeconds, config.identity.notificationTokenLifetimeSeconds);
     const delivery = new HttpDelivery(config.notifications.timeoutMs);
     // Notifications are signed for their application; an ACS resource's (appId acs:<id>) for the resource id, as ACS does.
@@ -223,21 +257,51 @@ export class Telegraph {
     registerSimulatorRoutes(http, { directory, virtual, adminKey });
     registerRecordingRoutes(http, recordings);
 
-    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery, engine, recordings, eventGrid, media, callRecordings, acsRecording, recordingBlobDir: blobDir, tempBlobDir });
+    instance = new Telegraph(config, log, { store, directory, calls, outbox, virtual, http, adminKey, dev, delivery, engine, recordings, eventGrid, media, callRecordings, acsRecording, recordingBlobDir: blobDir, tempBlobDir, tls, tempTlsDir });
     return instance;
   }
 
-  /** The origin clients use: the configured public URL, else the address listened on. */
+  /**
+   * The origin clients use (tokens' issuer, callback and content URLs, the ACS endpoint): the configured
+   * public URL, else the HTTPS address listened on when HTTPS is enabled, else the HTTP one.
+   */
   get publicUrl(): string {
-    return this.config.server.publicUrl?.replace(/\/$/, '') ?? this.url ?? `http://${this.config.server.host}:${this.config.server.port}`;
+    return defaultPublicUrl(this.config, this.url, this.secureUrl);
   }
 
+  /** The HTTP listener's origin (null before listen). */
+  get httpUrl(): string | null {
+    return this.url;
+  }
+
+  /** The HTTPS listener's origin (null before listen, or when server.https is disabled). */
+  get httpsUrl(): string | null {
+    return this.secureUrl;
+  }
+
+  /** Listens on HTTP (and HTTPS when enabled: the same Fastify routes, through its router); returns the HTTP origin. */
   async listen(): Promise<string> {
     await this.http.listen({ host: this.config.server.host, port: this.config.server.port });
     const addr = this.http.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : this.config.server.port;
-    const host = this.config.server.host.includes(':') ? `[${this.config.server.host}]` : this.config.server.host;
-    this.url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    this.url = `http://${displayHost(this.config.server.host)}:${port}`;
+    if (this.tls) {
+      const server = createHttpsServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => this.http.routing(req, res));
+      server.keepAliveTimeout = this.http.server.keepAliveTimeout;
+      server.requestTimeout = this.http.server.requestTimeout;
+      await new Promise<void>((resolveListen, reject) => {
+        server.once('error', reject);
+        server.listen({ host: this.config.server.host, port: this.config.server.https.port }, () => {
+          server.off('error', reject);
+          resolveListen();
+        });
+      }).catch(async (err) => {
+        await this.http.close();
+        throw err;
+      });
+      this.httpsServer = server;
+      this.secureUrl = `https://${displayHost(this.config.server.host)}:${(server.address() as { port: number }).port}`;
+    }
     this.outbox.start();
     this.eventGrid.start();
     // The MP3 encoder (WebAssembly) is compiled once per process, off the first recording's path.
@@ -259,13 +323,32 @@ export class Telegraph {
       this.outbox.stop();
       this.engine.stop();
       this.recordings.close();
+      const secure = this.httpsServer;
+      const secureClosed = secure ? new Promise<void>((r) => secure.close(() => r())) : Promise.resolve();
+      secure?.closeIdleConnections();
       await this.http.close();
+      secure?.closeAllConnections();
+      await secureClosed;
+      if (this.tempTlsDir) rmSync(this.tempTlsDir, { recursive: true, force: true });
       await this.delivery.close();
       this.store.close();
       if (this.tempBlobDir) rmSync(this.tempBlobDir, { recursive: true, force: true });
     })();
     return this.stopping;
   }
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function defaultPublicUrl(config: TelegraphConfig, httpUrl: string | null, httpsUrl: string | null): string {
+  const configured = config.server.publicUrl?.replace(/\/$/, '');
+  if (configured) return configured;
+  if (config.server.https.enabled) return httpsUrl ?? `https://${displayHost(config.server.host)}:${config.server.https.port}`;
+  return httpUrl ?? `http://${displayHost(config.server.host)}:${config.server.port}`;
 }
 
 function createDevelopmentTenant(directory: Directory): DevelopmentTenant {

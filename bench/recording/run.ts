@@ -4,7 +4,7 @@
 // mixed wav and mixed mp3 for reference), N two-party calls are built on one MediaEngine, each leg
 // speaking a looping 2 s buffer (1 s of a tone, then 1 s of digital zeros: "speaking" frames either
 // way, so the recorder copies every frame), A and B in alternation. The engine is ticked back to back
-// for BENCH_TICKS ticks after BENCH_WARMUP_TICKS, letting the event loop turn every 50 ticks (chunks
+// for BENCH_TICKS ticks (default 500: 10 s of audio, so that the whole run stays under a minute) after BENCH_WARMUP_TICKS, letting the event loop turn every 50 ticks (chunks
 // are assembled and handed over there), once without recordings (the baseline) and once with one
 // RecordingSession per call; chunks are cut every BENCH_CHUNK_SECONDS so their assembly is measured.
 //
@@ -14,13 +14,19 @@
 //     calls one core could record, the mixing itself aside;
 //   - bytesPerCallSecond: bytes written per recorded call per second of audio (the chunks' files);
 //   - tickMs p50/p99/max with recordings (wall clock, N calls per tick).
+//
+// Then the chunk upload part: per variant, BENCH_UPLOAD_CALLS calls are recorded the same way
+// (their chunks kept in memory), and the chunks (each with its metadata JSON, as CallRecordings
+// stores them) are uploaded to a FileBlobStore in a temporary directory, BENCH_UPLOAD_CONCURRENCY
+// at a time. Reported per variant under `upload`: bytes written per second (wall clock of the upload),
+// the chunk size, and the upload latency per chunk (content + metadata put) p50/p99/max.
 // Results go to bench/results/recording.json (BENCH_OUT).
 //
 //   node --import tsx bench/recording/run.ts
 //   BENCH_CALLS=500 BENCH_TICKS=1500 node --import tsx bench/recording/run.ts
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MediaEngine } from '../../src/media/MediaEngine.ts';
 import { FRAME_MS, SAMPLE_RATE } from '../../src/media/MediaFormat.ts';
@@ -28,6 +34,8 @@ import { Player } from '../../src/media/Player.ts';
 import { sineTone } from '../../src/media/Tones.ts';
 import { preloadMp3Encoder } from '../../src/recording/ChunkWriter.ts';
 import { RecordingSession, type RecordingOptions } from '../../src/recording/RecordingSession.ts';
+import type { RecordingChunk } from '../../src/recording/RecordingConfig.ts';
+import { FileBlobStore } from '../../src/storage/blob/FileBlobStore.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const intEnv = (name: string, dflt: number) => {
@@ -36,9 +44,11 @@ const intEnv = (name: string, dflt: number) => {
   return v;
 };
 const CALLS = intEnv('BENCH_CALLS', 200);
-const TICKS = intEnv('BENCH_TICKS', 1000);
+const TICKS = intEnv('BENCH_TICKS', 500);
 const WARMUP = intEnv('BENCH_WARMUP_TICKS', 100);
 const CHUNK_SECONDS = intEnv('BENCH_CHUNK_SECONDS', 5);
+const UPLOAD_CALLS = intEnv('BENCH_UPLOAD_CALLS', 20);
+const UPLOAD_CONCURRENCY = intEnv('BENCH_UPLOAD_CONCURRENCY', 8);
 const OUT = process.env.BENCH_OUT ?? resolve(ROOT, 'bench/results/recording.json');
 
 interface Variant {
@@ -94,9 +104,9 @@ interface RunResult {
   recordedMs: number;
 }
 
-async function run(variant: Variant | null): Promise<RunResult> {
+async function run(variant: Variant | null, calls = CALLS, keep?: RecordingChunk[]): Promise<RunResult> {
   const engine = new MediaEngine();
-  const sessions = buildCalls(engine, CALLS);
+  const sessions = buildCalls(engine, calls);
   let bytes = 0;
   let chunks = 0;
   const recordings: RecordingSession[] = [];
@@ -109,6 +119,7 @@ async function run(variant: Variant | null): Promise<RunResult> {
         onChunk: (c) => {
           bytes += c.bytes.length;
           chunks++;
+          keep?.push(c);
         },
         ...variant.options,
       });
@@ -147,6 +158,54 @@ async function run(variant: Variant | null): Promise<RunResult> {
   };
 }
 
+interface UploadResult {
+  chunks: number;
+  bytes: number;
+  wallMs: number;
+  bytesPerSecond: number;
+  chunkBytes: { mean: number; max: number };
+  latencyMs: { p50: number; p99: number; max: number };
+}
+
+/** Uploads the chunks (content + metadata JSON, as CallRecordings does) to a fresh FileBlobStore, UPLOAD_CONCURRENCY at a time. */
+async function upload(variant: Variant, chunks: RecordingChunk[]): Promise<UploadResult> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'telegraph-bench-blobs-'));
+  try {
+    const store = new FileBlobStore(dir);
+    const latencies: number[] = [];
+    let next = 0;
+    let bytes = 0;
+    const contentType = variant.options.recordingFormatType === 'mp3' ? 'audio/mpeg' : 'audio/wav';
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: Math.min(UPLOAD_CONCURRENCY, chunks.length) }, async () => {
+        while (next < chunks.length) {
+          const c = chunks[next++]!;
+          const meta = Buffer.from(c.metadataJson, 'utf8');
+          const a = performance.now();
+          await store.put(`${c.recordingId}/${c.index}/audio`, c.bytes, { contentType, metadata: { documentid: c.documentId } });
+          await store.put(`${c.recordingId}/${c.index}/metadata`, meta, { contentType: 'application/json' });
+          latencies.push(performance.now() - a);
+          bytes += c.bytes.length + meta.length;
+        }
+      }),
+    );
+    const wallMs = performance.now() - t0;
+    latencies.sort((x, y) => x - y);
+    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+    return {
+      chunks: chunks.length,
+      bytes,
+      wallMs,
+      bytesPerSecond: bytes / (wallMs / 1000),
+      chunkBytes: { mean: chunks.length ? chunks.reduce((s, c) => s + c.bytes.length, 0) / chunks.length : 0, max: Math.max(0, ...chunks.map((c) => c.bytes.length)) },
+      latencyMs: { p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1] ?? 0 },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
@@ -171,7 +230,25 @@ async function main(): Promise<void> {
       chunks: r.chunks,
       tickMs: { p50: round(r.tickMs.p50, 3), p99: round(r.tickMs.p99, 3), max: round(r.tickMs.max, 3) },
       baselineTickMsP50: round(base.tickMs.p50, 3),
+      upload: null as null | Record<string, unknown>,
     });
+  }
+  // The chunk upload part: fewer calls (their chunks are held in memory), uploaded to a FileBlobStore.
+  for (const [i, v] of VARIANTS.entries()) {
+    const kept: RecordingChunk[] = [];
+    await run(v, UPLOAD_CALLS, kept);
+    const u = await upload(v, kept);
+    rows[i]!.upload = {
+      calls: UPLOAD_CALLS,
+      concurrency: UPLOAD_CONCURRENCY,
+      chunks: u.chunks,
+      bytes: u.bytes,
+      wallMs: round(u.wallMs, 1),
+      bytesPerSecond: Math.round(u.bytesPerSecond),
+      mbPerSecond: round(u.bytesPerSecond / 1e6, 1),
+      chunkBytes: { mean: Math.round(u.chunkBytes.mean), max: u.chunkBytes.max },
+      latencyMs: { p50: round(u.latencyMs.p50, 2), p99: round(u.latencyMs.p99, 2), max: round(u.latencyMs.max, 2) },
+    };
   }
   console.log('');
   console.log('variant                          CPU µs/call·s   calls/core   bytes/call·s   tick p50/p99 ms (baseline p50)');
@@ -180,11 +257,18 @@ async function main(): Promise<void> {
       `${r.variant.padEnd(32)} ${String(r.cpuUsPerCallSecond).padStart(13)} ${String(r.callsPerCore).padStart(12)} ${String(r.bytesPerCallSecond).padStart(14)}   ${r.tickMs.p50}/${r.tickMs.p99} (${r.baselineTickMsP50})`,
     );
   }
+  console.log('');
+  console.log(`chunk upload to FileBlobStore (${UPLOAD_CALLS} calls' chunks, ${UPLOAD_CONCURRENCY} at a time)`);
+  console.log('variant                          chunks   mean chunk B     MB/s   latency p50/p99/max ms');
+  for (const r of rows) {
+    const u = r.upload as { chunks: number; chunkBytes: { mean: number }; mbPerSecond: number; latencyMs: { p50: number; p99: number; max: number } };
+    console.log(`${r.variant.padEnd(32)} ${String(u.chunks).padStart(6)} ${String(u.chunkBytes.mean).padStart(14)} ${String(u.mbPerSecond).padStart(8)}   ${u.latencyMs.p50}/${u.latencyMs.p99}/${u.latencyMs.max}`);
+  }
   const result = {
     bench: 'recording',
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
-    settings: { calls: CALLS, ticks: TICKS, warmupTicks: WARMUP, chunkSeconds: CHUNK_SECONDS, audioSecondsPerCall: audioSeconds },
+    settings: { calls: CALLS, ticks: TICKS, warmupTicks: WARMUP, chunkSeconds: CHUNK_SECONDS, audioSecondsPerCall: audioSeconds, uploadCalls: UPLOAD_CALLS, uploadConcurrency: UPLOAD_CONCURRENCY },
     baseline: { cpuUs: base.cpuUs, tickMs: base.tickMs },
     results: rows,
   };

@@ -136,6 +136,22 @@ export const configSchema = z
         /** The origin that clients and bots use to reach Telegraph; defaults to http://host:port. */
         publicUrl: z.string().url().nullable().default(null),
         bodyLimitBytes: z.number().int().min(1024).default(1024 * 1024),
+        /**
+         * A second listener, HTTPS, serving the same routes. Without certFile/keyFile, a local CA and a
+         * server certificate signed by it are made in <dataDir>/tls and reused. When enabled (and publicUrl
+         * is unset), the public URL is the HTTPS one.
+         */
+        https: z
+          .object({
+            enabled: z.boolean().default(false),
+            port: z.number().int().min(0).max(65535).default(8443),
+            /** PEM certificate (chain) and its key; both or neither. */
+            certFile: z.string().min(1).nullable().default(null),
+            keyFile: z.string().min(1).nullable().default(null),
+          })
+          .strict()
+          .refine((h) => (h.certFile === null) === (h.keyFile === null), { message: 'certFile and keyFile go together' })
+          .default({}),
       })
       .strict()
       .default({}),

@@ -9,6 +9,8 @@ export class ConfigError extends Error {}
 export interface ConfigOverrides {
   host?: string;
   port?: number;
+  /** Enables the HTTPS listener on this port. */
+  httpsPort?: number;
   dataDir?: string;
   publicUrl?: string;
   adminKey?: string;
@@ -19,6 +21,7 @@ export interface ConfigOverrides {
 export const ENVIRONMENT_VARIABLES: Record<string, (raw: Record<string, any>, value: string) => void> = {
   TELEGRAPH_HOST: (c, v) => (section(c, 'server').host = v),
   TELEGRAPH_PORT: (c, v) => (section(c, 'server').port = toInt('TELEGRAPH_PORT', v)),
+  TELEGRAPH_HTTPS_PORT: (c, v) => Object.assign(httpsSection(c), { enabled: true, port: toInt('TELEGRAPH_HTTPS_PORT', v) }),
   TELEGRAPH_PUBLIC_URL: (c, v) => (section(c, 'server').publicUrl = v),
   TELEGRAPH_DATA_DIR: (c, v) => (c.dataDir = v),
   TELEGRAPH_ADMIN_KEY: (c, v) => (c.adminKey = v),
@@ -34,6 +37,12 @@ export const ENVIRONMENT_VARIABLES: Record<string, (raw: Record<string, any>, va
 function section(c: Record<string, any>, key: string): Record<string, any> {
   c[key] ??= {};
   return c[key];
+}
+
+function httpsSection(c: Record<string, any>): Record<string, any> {
+  const server = section(c, 'server');
+  server.https ??= {};
+  return server.https;
 }
 
 function toInt(name: string, v: string): number {
@@ -71,6 +80,7 @@ export function loadConfig(options: {
   const o = options.overrides ?? {};
   if (o.host !== undefined) section(raw, 'server').host = o.host;
   if (o.port !== undefined) section(raw, 'server').port = o.port;
+  if (o.httpsPort !== undefined) Object.assign(httpsSection(raw), { enabled: true, port: o.httpsPort });
   if (o.publicUrl !== undefined) section(raw, 'server').publicUrl = o.publicUrl;
   if (o.dataDir !== undefined) raw.dataDir = o.dataDir;
   if (o.adminKey !== undefined) raw.adminKey = o.adminKey;
