@@ -47,7 +47,12 @@
  *      valid windows (speech that passes for a key drifts in pitch and formant balance).
  *      The key ends after 3 consecutive invalid windows (15 ms); a 40 ms pause holds ≥ 4.
  *
- * Cost: about 6 µs per 20 ms frame on speech, 9–10 µs while a key is held (bench/dtmf).
+ *      The high-group filters of a window are computed only when needed (its row test passed, a
+ *      key is in progress, or a later window needs its phase or magnitude): most speech windows
+ *      fail the row test. The ring keeps the last 4 windows' samples so this is exact.
+ *
+ * Cost: about 5 µs per 20 ms frame on speech (6 µs before the lazy high group), 9–10 µs while a
+ * key is held (bench/dtmf).
  *
  * Usage: `const key = det.process(frame)` returns '' or the key ('0'–'9', '*', '#', 'A'–'D';
  * constant strings). After a key, `digitAtMs` is the stream time of the decision and
@@ -59,6 +64,8 @@ const FS = 16000;
 const FSD = 8000; // analysis rate after decimation
 const N = 160; // window: 20 ms at 8 kHz
 const HOP = 40; // 5 ms
+/** The ring keeps the current window and the 3 before it (their high group is computed on demand). */
+const RING = N + 3 * HOP;
 const BIN_HZ = FSD / N; // 50 Hz
 const SUM_W = N / 2; // Σ Hann
 const SUM_W2 = (3 * N) / 8; // Σ Hann²
@@ -166,8 +173,9 @@ export class DtmfDetector {
   private linLen = HB_TAPS - 1; // zeros stand for the samples before the stream
   private nextOut = 0; // lin index of the newest sample of the next output
 
-  // analysis ring (double-written so the last N samples are contiguous)
-  private readonly ring = new Float64Array(2 * N);
+  // analysis ring (double-written so the last RING samples are contiguous): the current window
+  // and the 3 before it, whose high-group filters may be needed later (see ensureHigh)
+  private readonly ring = new Float64Array(2 * RING);
   private wpos = 0;
   private decCount = 0; // decimated samples produced
   private centre = 0; // centre of the current window, in input samples (a field: see measureOffset)
@@ -183,6 +191,10 @@ export class DtmfDetector {
   private readonly prevRe = new Float64Array(8);
   private readonly prevIm = new Float64Array(8);
   private havePrev = false;
+  /** The high group (bins 4–7) of the current window has been computed. */
+  private hiCur = false;
+  /** The same for the windows in histMag (newest first; slot 0 is also prevRe/prevIm). */
+  private readonly histHi = new Uint8Array(3);
   private energy = 0;
   // measured by validate()
   private offset = 0;
@@ -279,6 +291,8 @@ export class DtmfDetector {
     this.wpos = 0;
     this.decCount = 0;
     this.havePrev = false;
+    this.hiCur = false;
+    this.histHi.fill(0);
     this.histCount = 0;
     this.cand = -1;
     this.qLen = 0;
@@ -327,8 +341,8 @@ export class DtmfDetector {
         c5 * (lin[m - 9]! + lin[m + 9]!) +
         c6 * (lin[m - 11]! + lin[m + 11]!);
       ring[this.wpos] = y;
-      ring[this.wpos + N] = y;
-      this.wpos = this.wpos + 1 === N ? 0 : this.wpos + 1;
+      ring[this.wpos + RING] = y;
+      this.wpos = this.wpos + 1 === RING ? 0 : this.wpos + 1;
       this.decCount++;
       if (this.decCount >= N && this.decCount % HOP === 0) this.analyse();
       p += 2;
@@ -345,7 +359,7 @@ export class DtmfDetector {
 
   private analyse(): void {
     const ring = this.ring;
-    const base = this.wpos; // oldest of the last N samples
+    const base = this.wpos + RING - N; // oldest of the last N samples
     const win = this.win;
     const xw = this.xw;
     const coef = this.coef;
@@ -381,9 +395,58 @@ export class DtmfDetector {
       g1[3] = d1;
       g2[3] = d2;
     }
-    {
-      const k0 = coef[4]!, k1 = coef[5]!, k2 = coef[6]!, k3 = coef[7]!;
-      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
+    this.energy = e;
+    // y = s1 − e^{−jω}·s2: the DFT value up to a phase constant that is the same for every window
+    for (let k = 0; k < 4; k++) {
+      const s1 = this.g1[k]!, s2 = this.g2[k]!;
+      const r = s1 - this.cos[k]! * s2;
+      const i = this.sin[k]! * s2;
+      this.re[k] = r;
+      this.im[k] = i;
+      const p = r * r + i * i;
+      this.pw[k] = p;
+      this.mag[k] = Math.sqrt(p);
+    }
+
+    // window centre and decision time, in 16 kHz samples of the input stream
+    const centre = 2 * (this.decCount - N / 2);
+    this.centre = centre;
+    this.hiCur = false; // the high group waits until something needs it (most windows fail the row test)
+    const strictDigit = this.havePrev ? this.validate(this.strict, -1) : -1;
+    this.track(strictDigit);
+
+    // remember this window (its high group only if it was computed: histHi says)
+    const re = this.re, im = this.im;
+    const kEnd = this.hiCur ? 8 : 4;
+    for (let k = 0; k < kEnd; k++) {
+      this.prevRe[k] = re[k]!;
+      this.prevIm[k] = im[k]!;
+    }
+    this.havePrev = true;
+    const h = this.histMag;
+    h.copyWithin(8, 0, 16);
+    for (let k = 0; k < kEnd; k++) h[k] = this.mag[k]!;
+    const hh = this.histHi;
+    hh[2] = hh[1]!;
+    hh[1] = hh[0]!;
+    hh[0] = this.hiCur ? 1 : 0;
+    this.histT[2] = this.histT[1]!;
+    this.histT[1] = this.histT[0]!;
+    this.histT[0] = centre;
+    if (this.histCount < 3) this.histCount++;
+  }
+
+  /**
+   * Runs the high-group Goertzel filters over the window `back` hops before the current one
+   * (0: the current one, from xw), into g1/g2[4..7]. Same arithmetic as the low group's windowing,
+   * so a window computed late gives bit-identical values.
+   */
+  private goertzelHigh(back: number): void {
+    const coef = this.coef;
+    const k0 = coef[4]!, k1 = coef[5]!, k2 = coef[6]!, k3 = coef[7]!;
+    let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
+    if (back === 0) {
+      const xw = this.xw;
       for (let n = 0; n < N; n++) {
         const v = xw[n]!;
         const a0 = v + k0 * a1 - a2;
@@ -399,19 +462,41 @@ export class DtmfDetector {
         d2 = d1;
         d1 = d0;
       }
-      const g1 = this.g1, g2 = this.g2;
-      g1[4] = a1;
-      g2[4] = a2;
-      g1[5] = b1;
-      g2[5] = b2;
-      g1[6] = c1;
-      g2[6] = c2;
-      g1[7] = d1;
-      g2[7] = d2;
+    } else {
+      const ring = this.ring, win = this.win;
+      const base = this.wpos + RING - N - back * HOP;
+      for (let n = 0; n < N; n++) {
+        const v = ring[base + n]! * win[n]!;
+        const a0 = v + k0 * a1 - a2;
+        a2 = a1;
+        a1 = a0;
+        const b0 = v + k1 * b1 - b2;
+        b2 = b1;
+        b1 = b0;
+        const c0 = v + k2 * c1 - c2;
+        c2 = c1;
+        c1 = c0;
+        const d0 = v + k3 * d1 - d2;
+        d2 = d1;
+        d1 = d0;
+      }
     }
-    this.energy = e;
-    // y = s1 − e^{−jω}·s2: the DFT value up to a phase constant that is the same for every window
-    for (let k = 0; k < 8; k++) {
+    const g1 = this.g1, g2 = this.g2;
+    g1[4] = a1;
+    g2[4] = a2;
+    g1[5] = b1;
+    g2[5] = b2;
+    g1[6] = c1;
+    g2[6] = c2;
+    g1[7] = d1;
+    g2[7] = d2;
+  }
+
+  /** Computes the current window's high group (re, im, pw, mag [4..7]) unless already done. */
+  private ensureHigh(): void {
+    if (this.hiCur) return;
+    this.goertzelHigh(0);
+    for (let k = 4; k < 8; k++) {
       const s1 = this.g1[k]!, s2 = this.g2[k]!;
       const r = s1 - this.cos[k]! * s2;
       const i = this.sin[k]! * s2;
@@ -421,27 +506,27 @@ export class DtmfDetector {
       this.pw[k] = p;
       this.mag[k] = Math.sqrt(p);
     }
+    this.hiCur = true;
+  }
 
-    // window centre and decision time, in 16 kHz samples of the input stream
-    const centre = 2 * (this.decCount - N / 2);
-    this.centre = centre;
-    const strictDigit = this.havePrev ? this.validate(this.strict, -1) : -1;
-    this.track(strictDigit);
-
-    // remember this window
-    const re = this.re, im = this.im;
-    for (let k = 0; k < 8; k++) {
-      this.prevRe[k] = re[k]!;
-      this.prevIm[k] = im[k]!;
+  /**
+   * Computes the high group of history slot j (the window j + 1 hops back) unless already done:
+   * histMag, and for slot 0 also prevRe/prevIm. The slot must exist (j < histCount).
+   */
+  private ensureHistHigh(j: number): void {
+    if (this.histHi[j] === 1) return;
+    this.goertzelHigh(j + 1);
+    for (let k = 4; k < 8; k++) {
+      const s1 = this.g1[k]!, s2 = this.g2[k]!;
+      const r = s1 - this.cos[k]! * s2;
+      const i = this.sin[k]! * s2;
+      if (j === 0) {
+        this.prevRe[k] = r;
+        this.prevIm[k] = i;
+      }
+      this.histMag[j * 8 + k] = Math.sqrt(r * r + i * i);
     }
-    this.havePrev = true;
-    const h = this.histMag;
-    h.copyWithin(8, 0, 16);
-    for (let k = 0; k < 8; k++) h[k] = this.mag[k]!;
-    this.histT[2] = this.histT[1]!;
-    this.histT[1] = this.histT[0]!;
-    this.histT[0] = centre;
-    if (this.histCount < 3) this.histCount++;
+    this.histHi[j] = 1;
   }
 
   /**
@@ -462,25 +547,34 @@ export class DtmfDetector {
    */
   private validate(lim: Limits, want: number): number {
     const pw = this.pw;
-    let r: number, c: number;
+    let r: number;
     if (want < 0) {
       r = 0;
       for (let k = 1; k < 4; k++) if (pw[k]! > pw[r]!) r = k;
+    } else {
+      r = want >> 2;
+    }
+    const pr = pw[r]!;
+    // a tone within tolerance loses at most ~4 dB to the window: cheap early rejection
+    const floor = lim.minPow * 0.4;
+    if (pr < floor) return -1;
+    for (let k = 0; k < 4; k++) if (k !== r && pw[k]! * lim.neighbour > pr) return -1;
+    // the row test passed: only now is the high group needed
+    this.ensureHigh();
+    let c: number;
+    if (want < 0) {
       c = 4;
       for (let k = 5; k < 8; k++) if (pw[k]! > pw[c]!) c = k;
     } else {
-      r = want >> 2;
       c = 4 + (want & 3);
     }
-    const pr = pw[r]!, pc = pw[c]!;
-    // a tone within tolerance loses at most ~4 dB to the window: cheap early rejection
-    const floor = lim.minPow * 0.4;
-    if (pr < floor || pc < floor) return -1;
-    for (let k = 0; k < 4; k++) if (k !== r && pw[k]! * lim.neighbour > pr) return -1;
+    const pc = pw[c]!;
+    if (pc < floor) return -1;
     for (let k = 4; k < 8; k++) if (k !== c && pw[k]! * lim.neighbour > pc) return -1;
     this.measureOffset(r);
     const dr = this.offset;
     if (Math.abs(dr) > lim.tol * FREQS[r]!) return -1;
+    this.ensureHistHigh(0); // the previous window's phase at c
     this.measureOffset(c);
     const dc = this.offset;
     if (Math.abs(dc) > lim.tol * FREQS[c]!) return -1;
@@ -545,6 +639,7 @@ export class DtmfDetector {
   private track(strictDigit: number): void {
     const centre = this.centre;
     if (this.cand >= 0) {
+      this.ensureHigh();
       const a = this.mag[this.candR]! + this.mag[this.candC]!;
       const strict = strictDigit === this.cand;
       const held = strict || (strictDigit < 0 && this.validate(this.relaxed, this.cand) === this.cand);
@@ -597,6 +692,7 @@ export class DtmfDetector {
     let prev = a;
     let firstPre = 0;
     for (let j = 0; j < this.histCount; j++) {
+      this.ensureHistHigh(j);
       const h = this.histMag[j * 8 + this.candR]! + this.histMag[j * 8 + this.candC]!;
       if (h > prev * EDGE_SLACK) break;
       sum += h;
