@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GraphError, graphErrorBody } from './graph/GraphError.ts';
+import { AcsError } from './acs/AcsError.ts';
 import { CallError } from '../calls/CallService.ts';
 import { DirectoryError } from '../directory/Directory.ts';
 
@@ -50,6 +51,19 @@ export function parseLenientJson(text: string): unknown {
 
 export class BodyParseError extends Error {}
 
+/** The token endpoint answers in the OAuth 2.0 error format (as Entra ID does), not Graph's. */
+const TOKEN_PATH = /^\/[^/]*\/oauth2\/v2\.0\/token\/?$/i;
+function oauthErrorBody(status: number, message: string, requestId: string): Record<string, unknown> {
+  return {
+    error: status >= 500 ? 'server_error' : 'invalid_request',
+    error_description: message,
+    error_codes: [],
+    timestamp: new Date().toISOString(),
+    trace_id: requestId,
+    correlation_id: requestId,
+  };
+}
+
 export function buildHttp(log: Logger, bodyLimit: number): FastifyInstance {
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }) as any,
@@ -57,6 +71,23 @@ export function buildHttp(log: Logger, bodyLimit: number): FastifyInstance {
     bodyLimit,
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+    // Errors the router raises before any route or hook runs (a badly percent-encoded path, a path
+    // segment over maxParamLength): rendered in the error format of the API the path belongs to.
+    frameworkErrors: (err: any, req: FastifyRequest, reply: FastifyReply) => {
+      const path = (req.raw.url ?? '').split('?')[0]!;
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      const message = err.code === 'FST_ERR_BAD_URL'
+        ? 'The request path is not correctly percent-encoded (a % must be followed by two hex digits forming valid UTF-8).'
+        : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'A path segment (an id) of the request is longer than the server accepts (100 characters).'
+          : String(err.message || 'The request path is not valid.');
+      const code = status === 414 ? 'RequestUriTooLong' : 'BadRequest';
+      reply.header('request-id', req.id);
+      if (TOKEN_PATH.test(path)) return reply.status(status).type('application/json').send(oauthErrorBody(status, message, req.id));
+      if (/^\/calling(\/|$)/i.test(path)) return reply.status(status).type('application/json').send(new AcsError(status, code, message).toBody());
+      const clientRequestId = typeof req.headers['client-request-id'] === 'string' ? req.headers['client-request-id'] : undefined;
+      return reply.status(status).type('application/json').send(graphErrorBody(code, message, req.id, clientRequestId));
+    },
   } as any) as unknown as FastifyInstance;
 
   app.decorateRequest('requestId', '');
@@ -104,6 +135,7 @@ export function buildHttp(log: Logger, bodyLimit: number): FastifyInstance {
     } else {
       req.log.error({ err, url: req.url }, 'unhandled error');
     }
+    if (TOKEN_PATH.test((req.raw.url ?? '').split('?')[0]!)) return reply.status(status).type('application/json').send(oauthErrorBody(status, message, req.requestId || req.id));
     const clientRequestId = typeof req.headers['client-request-id'] === 'string' ? req.headers['client-request-id'] : undefined;
     reply.status(status).type('application/json').send(graphErrorBody(code, message, req.requestId || req.id, clientRequestId));
   });
