@@ -21,7 +21,7 @@ export class HttpDelivery {
     try {
       const res = await request(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'Telegraph/0.2', ...headers },
+        headers: { 'content-type': 'application/json', 'user-agent': 'Telegraph/0.3', ...headers },
         body,
         dispatcher: this.agent,
         signal: AbortSignal.timeout(this.timeoutMs),
