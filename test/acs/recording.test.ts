@@ -27,6 +27,7 @@ import { Harness, createTenant, type Json, type TestTenant } from '../helpers/ha
 import { AcsEventSink, acsClient, acsUser, createAcsResource, simCallIn, waitSimState, type AcsRecorded, type TestAcsResource } from '../helpers/acs.ts';
 import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../storage/azurite.ts';
 import { readWavFormat, writeWav } from '../../src/media/audio/Wav.ts';
+import { assertNear, isSilent, readChannels, toneMs } from '../helpers/audio.ts';
 import { sineTone } from '../../src/media/Tones.ts';
 import { parseMp3 } from '../../src/recording/Mp3.ts';
 import { signAcsRequest } from '../../src/identity/AcsHmac.ts';
@@ -34,60 +35,14 @@ import { loadConfig } from '../../src/config/loadConfig.ts';
 import { Telegraph } from '../../src/server.ts';
 
 const RATE = 16000;
-const FRAME = 320;
-const FRAME_MS = 20;
 const BOT_HZ = 700;
 const FILE_STATUS = 'Microsoft.Communication.RecordingFileStatusUpdated';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------------------ audio analysis
 
-/** Amplitude of the `f` Hz component of x[start, start+n) (Goertzel). */
-function toneAmp(x: Int16Array, start: number, n: number, f: number): number {
-  const w = (2 * Math.PI * f) / RATE;
-  const c = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const s0 = x[start + i]! + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const re = s1 - s2 * Math.cos(w);
-  const im = s2 * Math.sin(w);
-  return (2 * Math.sqrt(re * re + im * im)) / n;
-}
-
-function frameRms(x: Int16Array, k: number): number {
-  let e = 0;
-  for (let i = k * FRAME; i < (k + 1) * FRAME; i++) e += x[i]! * x[i]!;
-  return Math.sqrt(e / FRAME);
-}
-
-/** Milliseconds of 20 ms frames in which `f` Hz is strong and dominant. */
-function toneMs(x: Int16Array, f: number): number {
-  let frames = 0;
-  for (let k = 0; k < Math.floor(x.length / FRAME); k++) {
-    const amp = toneAmp(x, k * FRAME, FRAME, f);
-    if (amp > 2000 && amp > 0.6 * Math.SQRT2 * frameRms(x, k)) frames++;
-  }
-  return frames * FRAME_MS;
-}
-
-function assertNear(actual: number, expected: number, tolerance: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not within ±${tolerance} of ${expected}`);
-}
-
-/** A WAV's channels, de-interleaved. */
-function wavChannels(bytes: Uint8Array): Int16Array[] {
-  const f = readWavFormat(bytes);
-  assert.equal(f.sampleRate, RATE);
-  assert.equal(f.bitsPerSample, 16);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + f.dataOffset, f.dataLength);
-  const out = Array.from({ length: f.channels }, () => new Int16Array(f.frames));
-  for (let i = 0; i < f.frames; i++) for (let c = 0; c < f.channels; c++) out[c]![i] = dv.getInt16((i * f.channels + c) * 2, true);
-  return out;
-}
+/** A WAV's channels, de-interleaved (16-bit at 16 kHz asserted). */
+const wavChannels = (bytes: Uint8Array): Int16Array[] => readChannels(bytes, RATE).channels;
 
 function concat(parts: Int16Array[]): Int16Array {
   const out = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
@@ -96,7 +51,6 @@ function concat(parts: Int16Array[]): Int16Array {
   return out;
 }
 
-const isSilent = (x: Int16Array) => x.every((v) => v === 0);
 
 // ------------------------------------------------------------------------------ set-up
 
