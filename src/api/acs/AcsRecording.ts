@@ -41,7 +41,7 @@ import { BlobStoreError, type BlobRange } from '../../storage/blob/BlobStore.ts'
 import { AcsError } from './AcsError.ts';
 import { canonicalRawId, parseAcsIdentifier } from './AcsIdentifiers.ts';
 import type { AcsNotifier } from './AcsNotifier.ts';
-import type { AcsRequestContext, AcsResult, AcsRoute } from './acsRoutes.ts';
+import { useAcsScope, type AcsRequestContext, type AcsResult, type AcsRoute } from './acsRoutes.ts';
 import { acsIdentifierOf } from './AcsWire.ts';
 
 type Json = Record<string, any>;
@@ -374,18 +374,9 @@ export class AcsRecording {
   registerContentRoutes(http: FastifyInstance): void {
     http.register(
       async (scope) => {
-        // Raw bytes for the x-ms-content-sha256 check (the SDK sends an empty body).
-        scope.removeAllContentTypeParsers();
-        scope.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
-          req.acsRawBody = body as Buffer;
-          done(null, undefined);
-        });
-        scope.setErrorHandler((err: any, req: FastifyRequest, reply: FastifyReply) => {
-          const e = contentError(err);
-          if (e.status >= 500) req.log.error({ err, url: req.url }, 'recording content request failed');
-          for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-          reply.status(e.status).type('application/json').send(e.toContentBody());
-        });
+        // Raw bytes for the x-ms-content-sha256 check (the SDK sends an empty body); errors carry
+        // the top-level status and message the SDK reads on content URLs.
+        useAcsScope(scope, contentError, (e) => e.toContentBody(), 'recording content request failed');
         scope.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
           const e = AcsError.notFound(`No recording content operation matches ${req.method} ${req.url.split('?')[0]}: GET ${CONTENT_PATH}/<documentId>/content/audio or …/content/acsmetadata, DELETE ${CONTENT_PATH}/<documentId>.`);
           reply.status(404).type('application/json').send(e.toContentBody());

@@ -94,6 +94,29 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Sets up a route scope the ACS way: the raw body bytes are kept (the HMAC's x-ms-content-sha256
+ * covers them; JSON is parsed after the check), and every error is rendered by `render`.
+ */
+export function useAcsScope(
+  scope: FastifyInstance,
+  toError: (err: unknown) => AcsError,
+  render: (e: AcsError) => unknown,
+  failureLog: string,
+): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
+    req.acsRawBody = body as Buffer;
+    done(null, undefined);
+  });
+  scope.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toError(err);
+    if (e.status >= 500) req.log.error({ err, url: req.url }, failureLog);
+    for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+    reply.status(e.status).type('application/json').send(render(e));
+  });
+}
+
 export function registerAcsRoutes(http: FastifyInstance, o: AcsRouteOptions): void {
   const { calls, directory, notifier } = o;
   const decodedKeys = new WeakMap<AcsResource, Buffer[]>();
@@ -632,18 +655,7 @@ export function registerAcsRoutes(http: FastifyInstance, o: AcsRouteOptions): vo
   }
 
   http.register(async (scope) => {
-    // The raw bytes are kept for the HMAC check (x-ms-content-sha256 covers them); JSON is parsed after.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
-      req.acsRawBody = body as Buffer;
-      done(null, undefined);
-    });
-    scope.setErrorHandler((err: any, req: FastifyRequest, reply: FastifyReply) => {
-      const e = toAcsError(err);
-      if (e.status >= 500) req.log.error({ err, url: req.url }, 'ACS request failed');
-      for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-      reply.status(e.status).type('application/json').send(e.toBody());
-    });
+    useAcsScope(scope, toAcsError, (e) => e.toBody(), 'ACS request failed');
 
     async function handle(req: FastifyRequest, reply: FastifyReply) {
       const rawUrl = req.raw.url ?? req.url;
