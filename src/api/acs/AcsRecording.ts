@@ -39,6 +39,7 @@ import {
 import type { ChannelAffinity, RecordingChannelType, RecordingFormatType } from '../../recording/RecordingSession.ts';
 import { BlobStoreError, type BlobRange } from '../../storage/blob/BlobStore.ts';
 import { AcsError } from './AcsError.ts';
+import { callbackUriProblem } from '../callbackUri.ts';
 import { canonicalRawId, parseAcsIdentifier } from './AcsIdentifiers.ts';
 import type { AcsNotifier } from './AcsNotifier.ts';
 import { useAcsScope, type AcsRequestContext, type AcsResult, type AcsRoute } from './acsRoutes.ts';
@@ -71,7 +72,6 @@ interface EventTarget {
   resourceId: string;
 }
 
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
 const REC = '/calling/recordings';
 /** One path segment, percent-encoded, without ':' (actions follow a ':'). */
 const SEG = '([^/:?]+)';
@@ -297,15 +297,9 @@ export class AcsRecording {
   private callbackUri(value: unknown, field: string): string | null {
     if (value === undefined || value === null || value === '') return null;
     if (typeof value !== 'string') throw AcsError.invalidField(field, 'must be a string.');
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw AcsError.invalidField(field, `'${value}' is not an absolute URI.`);
-    }
-    if (url.protocol === 'https:') return value;
-    if (url.protocol === 'http:' && (LOOPBACK.test(url.hostname) || this.o.allowInsecureCallbacks)) return value;
-    throw AcsError.invalidField(field, `must be an https URI (http is accepted only for loopback hosts, or everywhere with calls.allowInsecureCallbacks); got '${value}'.`);
+    const problem = callbackUriProblem(value, this.o.allowInsecureCallbacks);
+    if (problem) throw AcsError.invalidField(field, problem);
+    return value;
   }
 
   private tuningFor(channelType: RecordingChannelType, format: RecordingFormatType, resourceId: string): RecordingTuning {

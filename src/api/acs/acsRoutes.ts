@@ -20,6 +20,7 @@ import type { AcsResource, Application } from '../../directory/DirectoryTypes.ts
 import { verifyAcsRequest, DEFAULT_DATE_WINDOW_MS, headerValue } from '../../identity/AcsHmac.ts';
 import type { EventGridPublisher } from '../../notify/EventGridPublisher.ts';
 import { AcsError } from './AcsError.ts';
+import { callbackUriProblem } from '../callbackUri.ts';
 import { E164, parseAcsIdentifier, parseAcsIdentity } from './AcsIdentifiers.ts';
 import type { AcsNotifier } from './AcsNotifier.ts';
 import {
@@ -83,7 +84,6 @@ export interface AcsRouteOptions {
   extraRoutes?: AcsRoute[];
 }
 
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
 const CC = '/calling/callConnections';
 /** One path segment, percent-encoded, without ':' (actions follow a ':'). */
 const SEG = '([^/:?]+)';
@@ -203,15 +203,9 @@ export function registerAcsRoutes(http: FastifyInstance, o: AcsRouteOptions): vo
       if (required) throw AcsError.invalidField(field, 'is required: events about the call are POSTed there.');
       return null;
     }
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw AcsError.invalidField(field, `'${value}' is not an absolute URI.`);
-    }
-    if (url.protocol === 'https:') return value;
-    if (url.protocol === 'http:' && (LOOPBACK.test(url.hostname) || o.allowInsecureCallbacks)) return value;
-    throw AcsError.invalidField(field, `must be an https URI (http is accepted only for loopback hosts, or everywhere with calls.allowInsecureCallbacks); got '${value}'.`);
+    const problem = callbackUriProblem(value, o.allowInsecureCallbacks);
+    if (problem) throw AcsError.invalidField(field, problem);
+    return value;
   }
 
   /** The field path of the identifier's sub-object (for messages about who it names). */

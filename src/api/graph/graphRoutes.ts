@@ -12,6 +12,7 @@ import type { Application } from '../../directory/DirectoryTypes.ts';
 import { canSeeCaller, missingPermission, type Scenario } from '../../identity/Permissions.ts';
 import { TokenError, type TokenService } from '../../identity/TokenService.ts';
 import { GraphError } from './GraphError.ts';
+import { callbackUriProblem } from '../callbackUri.ts';
 import {
   answerBody,
   clientContextBody,
@@ -48,7 +49,6 @@ interface Principal {
   roles: string[];
 }
 
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
 
 export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions): void {
   const { calls, directory } = o;
@@ -91,15 +91,9 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
 
   function checkCallbackUri(value: string | null | undefined, field: string): string | null {
     if (value === undefined || value === null) return null;
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw GraphError.invalidField(field, `'${value}' is not an absolute URI.`);
-    }
-    if (url.protocol === 'https:') return value;
-    if (url.protocol === 'http:' && (LOOPBACK.test(url.hostname) || o.allowInsecureCallbacks)) return value;
-    throw GraphError.invalidField(field, `must be an https URI (http is accepted only for loopback hosts, or everywhere with calls.allowInsecureCallbacks); got '${value}'.`);
+    const problem = callbackUriProblem(value, o.allowInsecureCallbacks);
+    if (problem) throw GraphError.invalidField(field, problem);
+    return value;
   }
 
   function versionOf(req: FastifyRequest): GraphVersion {
