@@ -24,7 +24,7 @@ import type { CallService } from '../../calls/CallService.ts';
 import type { Participant } from '../../calls/Participant.ts';
 import type { Directory } from '../../directory/Directory.ts';
 import type { AcsResource } from '../../directory/DirectoryTypes.ts';
-import { DEFAULT_DATE_WINDOW_MS, headerValue, verifyAcsRequest } from '../../identity/AcsHmac.ts';
+import { headerValue } from '../../identity/AcsHmac.ts';
 import type { EventGridPublisher } from '../../notify/EventGridPublisher.ts';
 import {
   CallRecordingError,
@@ -39,6 +39,7 @@ import {
 import type { ChannelAffinity, RecordingChannelType, RecordingFormatType } from '../../recording/RecordingSession.ts';
 import { BlobStoreError, type BlobRange } from '../../storage/blob/BlobStore.ts';
 import { AcsError } from './AcsError.ts';
+import { AcsAuthenticator } from './AcsAuthenticator.ts';
 import { callbackUriProblem } from '../callbackUri.ts';
 import { canonicalRawId, parseAcsIdentifier } from './AcsIdentifiers.ts';
 import type { AcsNotifier } from './AcsNotifier.ts';
@@ -86,9 +87,10 @@ export class AcsRecording {
   /** Set during recordings.start(): its 'started' state event comes before start() returns the id. */
   private starting: EventTarget | null = null;
   private readonly unsubscribe: (() => void)[] = [];
-  private readonly decodedKeys = new WeakMap<AcsResource, Buffer[]>();
+  private readonly auth: AcsAuthenticator;
 
   constructor(private readonly o: AcsRecordingOptions) {
+    this.auth = new AcsAuthenticator(o.directory, o.hmacWindowMs);
     this.routes = [
       { method: 'POST', path: new RegExp(`^${REC}$`, 'i'), handler: (ctx) => this.start(ctx) },
       { method: 'GET', path: new RegExp(`^${REC}/${SEG}$`, 'i'), handler: (ctx) => this.getState(ctx) },
@@ -382,35 +384,9 @@ export class AcsRecording {
     );
   }
 
-  private keysOf(r: AcsResource): Buffer[] {
-    let k = this.decodedKeys.get(r);
-    if (!k) this.decodedKeys.set(r, (k = r.keys.map((x) => Buffer.from(x.key, 'base64'))));
-    return k;
-  }
-
-  /** The resource whose key signed a content request (pathname only, host from x-ms-host), as /calling authenticates. */
+  /** The resource whose key signed a content request (pathname only, host from x-ms-host). */
   private authenticate(req: FastifyRequest): AcsResource {
-    const rawUrl = req.raw.url ?? req.url;
-    const host = headerValue(req.headers, 'x-ms-host') ?? headerValue(req.headers, 'host') ?? '';
-    const label = host.includes('.') ? host.split('.')[0]! : '';
-    const named = label ? this.o.directory.getAcsResource(label) : undefined;
-    const candidates = named ? [named] : this.o.directory.allAcsResources();
-    const keys: Buffer[] = [];
-    const owners: AcsResource[] = [];
-    for (const r of candidates) for (const k of this.keysOf(r)) { keys.push(k); owners.push(r); }
-    const result = verifyAcsRequest(
-      { method: req.method, rawPath: rawUrl, headers: req.headers, body: req.acsRawBody ?? Buffer.alloc(0), mode: 'contentUrl' },
-      keys,
-      Date.now(),
-      this.o.hmacWindowMs ?? DEFAULT_DATE_WINDOW_MS,
-    );
-    if (!result.ok) {
-      const message = result.reason === 'signatureMismatch'
-        ? result.message.replace(/^The signature matches none of this resource's \d+ access key\(s\)/, `The signature matches no access key of ${named ? `resource ${named.id}` : 'any Communication Services resource of this Telegraph'}`)
-        : result.message;
-      throw AcsError.unauthorized(message);
-    }
-    return owners[result.keyIndex]!;
+    return this.auth.authenticate(req, req.raw.url ?? req.url, req.acsRawBody ?? Buffer.alloc(0), 'contentUrl');
   }
 
   /** The document, if the resource owns it. */

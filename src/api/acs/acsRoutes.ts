@@ -17,9 +17,9 @@ import type { Operation } from '../../calls/Operation.ts';
 import { Results } from '../../calls/ResultCodes.ts';
 import { DirectoryError, type Directory } from '../../directory/Directory.ts';
 import type { AcsResource, Application } from '../../directory/DirectoryTypes.ts';
-import { verifyAcsRequest, DEFAULT_DATE_WINDOW_MS, headerValue } from '../../identity/AcsHmac.ts';
 import type { EventGridPublisher } from '../../notify/EventGridPublisher.ts';
 import { AcsError } from './AcsError.ts';
+import { AcsAuthenticator } from './AcsAuthenticator.ts';
 import { callbackUriProblem } from '../callbackUri.ts';
 import { E164, parseAcsIdentifier, parseAcsIdentity } from './AcsIdentifiers.ts';
 import type { AcsNotifier } from './AcsNotifier.ts';
@@ -119,38 +119,7 @@ export function useAcsScope(
 
 export function registerAcsRoutes(http: FastifyInstance, o: AcsRouteOptions): void {
   const { calls, directory, notifier } = o;
-  const decodedKeys = new WeakMap<AcsResource, Buffer[]>();
-
-  // ------------------------------------------------------------------ authentication
-
-  function keysOf(r: AcsResource): Buffer[] {
-    let k = decodedKeys.get(r);
-    if (!k) decodedKeys.set(r, (k = r.keys.map((x) => Buffer.from(x.key, 'base64'))));
-    return k;
-  }
-
-  /**
-   * The resource whose access key signed the request. Every resource's keys are tried (HMAC is
-   * cheap, and every key is tried whatever matches, so timing tells nothing); when the host name's
-   * first label is a resource id (`<resourceId>.example.com`), only that resource's keys are.
-   */
-  function authenticate(req: FastifyRequest, rawUrl: string, body: Buffer): AcsResource {
-    const host = headerValue(req.headers, 'x-ms-host') ?? headerValue(req.headers, 'host') ?? '';
-    const label = host.includes('.') ? host.split('.')[0]! : '';
-    const named = label ? directory.getAcsResource(label) : undefined;
-    const candidates = named ? [named] : directory.allAcsResources();
-    const keys: Buffer[] = [];
-    const owners: AcsResource[] = [];
-    for (const r of candidates) for (const k of keysOf(r)) { keys.push(k); owners.push(r); }
-    const result = verifyAcsRequest({ method: req.method, rawPath: rawUrl, headers: req.headers, body }, keys, Date.now(), o.hmacWindowMs ?? DEFAULT_DATE_WINDOW_MS);
-    if (!result.ok) {
-      const message = result.reason === 'signatureMismatch'
-        ? result.message.replace(/^The signature matches none of this resource's \d+ access key\(s\)/, `The signature matches no access key of ${named ? `resource ${named.id}` : 'any Communication Services resource of this Telegraph'}`)
-        : result.message;
-      throw AcsError.unauthorized(message);
-    }
-    return owners[result.keyIndex]!;
-  }
+  const auth = new AcsAuthenticator(directory, o.hmacWindowMs);
 
   // ------------------------------------------------------------------ checks
 
@@ -656,7 +625,7 @@ export function registerAcsRoutes(http: FastifyInstance, o: AcsRouteOptions): vo
       const q = rawUrl.indexOf('?');
       const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
       const rawBody = req.acsRawBody ?? Buffer.alloc(0);
-      const resource = authenticate(req, rawUrl, rawBody);
+      const resource = auth.authenticate(req, rawUrl, rawBody);
       const app = directory.acsApplication(resource.id);
       if (!app) throw AcsError.unauthorized('The Communication Services resource no longer exists.');
       let route: AcsRoute | undefined;
