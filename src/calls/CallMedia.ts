@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { AppLeg } from './AppLeg.ts';
 import type { Call } from './Call.ts';
-import type { CallService } from './CallService.ts';
+import { CallError, type CallService } from './CallService.ts';
 import { toneFromKey, type Tone, type ResultInfo } from './CallTypes.ts';
 import type { Operation } from './Operation.ts';
 import type { Participant } from './Participant.ts';
@@ -309,7 +309,8 @@ export class CallMedia {
 
   private voice(leg: AppLeg): Player {
     const v = this.parties.get(leg.participant)?.voice;
-    if (!v) throw new Error('the leg has no media');
+    // Only a connected participant has audio; say so instead of failing with a 500.
+    if (!v) throw new CallError(409, 'Conflict', `The call ${leg.id} has no audio yet (state ${leg.state}): media actions need the application to be connected.`);
     return v;
   }
 
