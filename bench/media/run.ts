@@ -75,6 +75,8 @@ const SERIES = (process.env.BENCH_CALLS ?? '100,250,500,1000,1500')
 if (SERIES.length === 0) throw new Error('BENCH_CALLS is empty');
 const TICKS = intEnv('BENCH_TICKS', 500, 10, 100_000); // 500 ticks = 10 s of audio
 const WARMUP_TICKS = intEnv('BENCH_WARMUP_TICKS', 500, 0, 100_000); // 10 s: every path (prompts, beeps, recordings, keys) runs before measuring
+/** Calls start at random ticks within this many (450 = 9 s: about one IVR cycle, so phases are spread as on a server in steady state). */
+const SPREAD_TICKS = intEnv('BENCH_SPREAD_TICKS', 450, 1, 100_000);
 const RT_SECONDS = intEnv('BENCH_RT_SECONDS', 5, 0, 600);
 /** Call counts run against the real clock: by default the target's (when in the series) and the largest. */
 const RT_CALLS: number[] = process.env.BENCH_RT_CALLS
@@ -508,7 +510,7 @@ interface TightResult {
 async function setUp(scenario: Scenario, n: number, prompt: Int16Array, speech: Int16Array): Promise<{ engine: TimedEngine; world: World; t: number }> {
   const engine = new TimedEngine(null);
   const world = new World(engine, scenario, prompt, speech);
-  for (let i = 0; i < n; i++) world.addCall(i, 0, 150);
+  for (let i = 0; i < n; i++) world.addCall(i, 0, SPREAD_TICKS);
   engine.stop(); // attach() started the real clock: the tight loop drives tick() itself
   let t = 0;
   for (; t < WARMUP_TICKS; t++) {
@@ -720,7 +722,7 @@ async function main(): Promise<void> {
     benchmark: 'media',
     at: new Date().toISOString(),
     machine: { cpus: cpus.length, model: cpus[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadAverageAtStart: LOAD_AT_START.map((x) => round(x, 2)) },
-    settings: { scenarios: SCENARIOS, calls: SERIES, ticks: TICKS, warmupTicks: WARMUP_TICKS, realTimeSeconds: RT_SECONDS, realTimeCalls: RT_CALLS, seed: SEED, gcExposed: !!gc },
+    settings: { scenarios: SCENARIOS, calls: SERIES, ticks: TICKS, warmupTicks: WARMUP_TICKS, spreadTicks: SPREAD_TICKS, realTimeSeconds: RT_SECONDS, realTimeCalls: RT_CALLS, seed: SEED, gcExposed: !!gc },
     scenario: {
       legsPerCall: 2,
       callerSpeech: { source: speechSource, seconds: round(speech.length / SAMPLE_RATE, 1), zeroSampleShare: round(zeros / speech.length, 3) },

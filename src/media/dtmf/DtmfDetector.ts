@@ -49,10 +49,16 @@
  *
  *      The high-group filters of a window are computed only when needed (its row test passed, a
  *      key is in progress, or a later window needs its phase or magnitude): most speech windows
- *      fail the row test. The ring keeps the last 4 windows' samples so this is exact.
+ *      fail the row test. The buffer keeps the last 4 windows' samples so this is exact.
  *
- * Cost: about 5 µs per 20 ms frame on speech (6 µs before the lazy high group), 9–10 µs while a
- * key is held (bench/dtmf).
+ * KERNEL: for whole 20 ms frames, steps 1 and 2's low group run in WebAssembly SIMD
+ * (dtmfKernel.wat: two decimator outputs, and two windows' filters, per instruction; the frame's
+ * four windows in lockstep), with the results bit-identical to the JavaScript path, which handles
+ * every other case (test/media/dtmf-kernel.test.ts). Each detector's input and decimated signal
+ * live in the kernel's memory; the decisions (steps 3–5) stay here.
+ *
+ * Cost per 20 ms frame of speech, 1,000 detectors live (bench/media/kernels.ts): about 4 µs with
+ * the kernel, 5.2 µs without (6.5 µs before this version's changes); more while a key is held.
  *
  * Usage: `const key = det.process(frame)` returns '' or the key ('0'–'9', '*', '#', 'A'–'D';
  * constant strings). After a key, `digitAtMs` is the stream time of the decision and
@@ -60,12 +66,20 @@
  * `lowLevelDbfs` / `highLevelDbfs` the measured tone levels.
  */
 
+import { readFileSync } from 'node:fs';
+
 const FS = 16000;
 const FSD = 8000; // analysis rate after decimation
 const N = 160; // window: 20 ms at 8 kHz
 const HOP = 40; // 5 ms
-/** The ring keeps the current window and the 3 before it (their high group is computed on demand). */
-const RING = N + 3 * HOP;
+/**
+ * The decimated signal is appended to a linear buffer of CAP samples; when it is full, its last KEEP
+ * samples move to the front. KEEP: the current window and the 3 before it (their high group is
+ * computed on demand).
+ */
+const KEEP = N + 3 * HOP;
+const CAP = KEEP + 160; // shifted every frame: a small buffer stays in the caches, which matters more
+const LIN = 22 + 320; // the decimator's input: HB_TAPS − 1 samples of history, then a frame
 const BIN_HZ = FSD / N; // 50 Hz
 const SUM_W = N / 2; // Σ Hann
 const SUM_W2 = (3 * N) / 8; // Σ Hann²
@@ -104,6 +118,87 @@ const HB_COEF = (() => {
   return { c, centre: 0.5 / sum };
 })();
 
+/** The Hann window, shared by every detector (read-only). */
+const WIN = (() => {
+  const w = new Float64Array(N);
+  for (let n = 0; n < N; n++) w[n] = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / N);
+  return w;
+})();
+
+/**
+ * Where feed() has its next output once whole 320-sample frames have been fed (the state the
+ * kernel is written for: its first output is centred on the 13th sample of its input).
+ */
+const KERNEL_NEXT_OUT = HB_C + 12;
+
+/** Byte offset of a slot's decimated signal (after its 342 input samples, 16-byte aligned). */
+const BUF_AT = 688;
+const SLOT_BYTES = BUF_AT + CAP * 8;
+/** Slots start here; below is the kernel's own scratch. */
+const HEAP_BASE = 16384;
+
+/**
+ * The WebAssembly kernel (dtmfKernel.wat) and its memory, one for every detector in the process:
+ * each detector has a slot in it for its input and decimated signal. A slot is freed when its
+ * detector is garbage-collected. Growing the memory detaches every view of it: a detector checks
+ * its views at each frame and makes them again when that has happened.
+ */
+class KernelHeap {
+  readonly frame: (input: number, x: number, first: number) => void;
+  res: Float64Array; // RES: 4 windows × (s1[0..3], s2[0..3], energy)
+  private readonly memory: WebAssembly.Memory;
+  private readonly free: number[] = [];
+  private top = HEAP_BASE;
+  private readonly registry = new FinalizationRegistry<number>((slot) => this.free.push(slot));
+
+  constructor(bytes: Uint8Array<ArrayBuffer>) {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    this.frame = inst.exports.frame as KernelHeap['frame'];
+    this.memory = inst.exports.memory as WebAssembly.Memory;
+    const mem = this.memory.buffer;
+    new Float64Array(mem, 8192, N).set(WIN);
+    const coef = new Float64Array(mem, 9600, 11);
+    coef[0] = HB_COEF.centre;
+    coef.set(HB_COEF.c, 1);
+    for (let k = 0; k < 4; k++) coef[7 + k] = 2 * Math.cos((2 * Math.PI * FREQS[k]!) / FSD);
+    this.res = new Float64Array(mem, 10240, 36);
+  }
+
+  alloc(owner: object): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.top;
+      this.top += SLOT_BYTES;
+      const size = this.memory.buffer.byteLength;
+      if (this.top > size) {
+        // grow by half at least: a burst of new calls should not grow (and detach) it call by call
+        this.memory.grow(Math.max(Math.ceil((this.top - size) / 65536), size >>> 17));
+        this.res = new Float64Array(this.memory.buffer, 10240, 36);
+      }
+    }
+    this.registry.register(owner, slot);
+    return slot;
+  }
+
+  lin(slot: number): Int16Array {
+    return new Int16Array(this.memory.buffer, slot, LIN);
+  }
+
+  buf(slot: number): Float64Array {
+    return new Float64Array(this.memory.buffer, slot + BUF_AT, CAP);
+  }
+}
+
+/** Null where WebAssembly SIMD is missing (or TELEGRAPH_DTMF_KERNEL=0): the JavaScript path then does the same work. */
+const KERNEL: KernelHeap | null = (() => {
+  if (process.env.TELEGRAPH_DTMF_KERNEL === '0') return null;
+  try {
+    return new KernelHeap(new Uint8Array(readFileSync(new URL("./dtmfKernel.wasm", import.meta.url))));
+  } catch {
+    return null;
+  }
+})();
+
 const DBFS_AMP = 32767;
 /** Goertzel |X|² of a full-scale sine. */
 const FULL_SCALE_X2 = ((DBFS_AMP * SUM_W) / 2) ** 2;
@@ -135,6 +230,11 @@ export interface DtmfDetectorOptions {
   reverseTwistDb?: number;
   /** Shortest tone reported, ms (measured). Default 30. */
   minDurationMs?: number;
+  /**
+   * Use the WebAssembly kernel for whole 20 ms frames when the runtime has it (default true). The
+   * results are the same either way (bit for bit); false is for tests and benchmarks.
+   */
+  kernel?: boolean;
 }
 
 interface Limits {
@@ -159,6 +259,7 @@ export class DtmfDetector {
   private readonly strict: Limits;
   private readonly relaxed: Limits;
   private readonly durUnits: number;
+  private readonly kernel: boolean;
 
   // constants per tone
   private readonly cos = new Float64Array(8);
@@ -166,20 +267,21 @@ export class DtmfDetector {
   private readonly coef = new Float64Array(8);
   private readonly advCos = new Float64Array(8); // e^{−j·ω·HOP}
   private readonly advSin = new Float64Array(8);
-  private readonly win = new Float64Array(N);
 
-  // decimator
-  private readonly lin = new Float64Array(HB_TAPS - 1 + 320);
+  // decimator: its input as it came (int16: a third of the cache lines a float copy would take).
+  // With the kernel, lin and buf are views of this detector's slot in the kernel's memory (`slot`,
+  // a byte offset; −1 without): the kernel reads the one and appends to the other in place.
+  private readonly slot: number;
+  private lin: Int16Array;
+  private buf: Float64Array;
   private linLen = HB_TAPS - 1; // zeros stand for the samples before the stream
   private nextOut = 0; // lin index of the newest sample of the next output
 
-  // analysis ring (double-written so the last RING samples are contiguous): the current window
+  // analysis buffer: buf[pos − N, pos) is the current window, and the 3 before it lie just before
   // and the 3 before it, whose high-group filters may be needed later (see ensureHigh)
-  private readonly ring = new Float64Array(2 * RING);
-  private wpos = 0;
+  private pos = KEEP;
   private decCount = 0; // decimated samples produced
   private centre = 0; // centre of the current window, in input samples (a field: see measureOffset)
-  private readonly xw = new Float64Array(N);
 
   // per window
   private readonly g1 = new Float64Array(8); // Goertzel states s[N−1], s[N−2]
@@ -270,6 +372,16 @@ export class DtmfDetector {
       probe: false,
     };
     this.durUnits = (opts.minDurationMs ?? 30) / ((HOP / FSD) * 1000);
+    this.kernel = (opts.kernel ?? true) && KERNEL !== null;
+    if (this.kernel) {
+      this.slot = KERNEL!.alloc(this);
+      this.lin = KERNEL!.lin(this.slot);
+      this.buf = KERNEL!.buf(this.slot);
+    } else {
+      this.slot = -1;
+      this.lin = new Int16Array(LIN);
+      this.buf = new Float64Array(CAP);
+    }
     for (let k = 0; k < 8; k++) {
       const w = (2 * Math.PI * FREQS[k]!) / FSD;
       this.cos[k] = Math.cos(w);
@@ -278,7 +390,6 @@ export class DtmfDetector {
       this.advCos[k] = Math.cos(w * HOP);
       this.advSin[k] = -Math.sin(w * HOP);
     }
-    for (let n = 0; n < N; n++) this.win[n] = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / N);
     this.reset();
   }
 
@@ -287,8 +398,8 @@ export class DtmfDetector {
     this.lin.fill(0);
     this.linLen = HB_TAPS - 1;
     this.nextOut = HB_TAPS - 1 + HB_C; // first output centred on input sample 0
-    this.ring.fill(0);
-    this.wpos = 0;
+    this.buf.fill(0);
+    this.pos = KEEP;
     this.decCount = 0;
     this.havePrev = false;
     this.hiCur = false;
@@ -304,6 +415,11 @@ export class DtmfDetector {
    * (each key press is reported once, when recognised).
    */
   process(frame: Int16Array): string {
+    if (this.buf.length === 0) {
+      // the kernel's memory grew: views of it are detached
+      this.lin = KERNEL!.lin(this.slot);
+      this.buf = KERNEL!.buf(this.slot);
+    }
     const n = frame.length;
     for (let off = 0; off < n; off += 320) {
       this.feed(frame, off, Math.min(n, off + 320));
@@ -322,30 +438,42 @@ export class DtmfDetector {
   // --- decimation --------------------------------------------------------------------------------
 
   private feed(src: Int16Array, from: number, to: number): void {
+    if (to - from === 320 && this.kernel && this.nextOut === KERNEL_NEXT_OUT && this.decCount >= N) {
+      this.feedKernel(src, from);
+      return;
+    }
     const lin = this.lin;
     let len = this.linLen;
     for (let i = from; i < to; i++) lin[len++] = src[i]!;
     const c = HB_COEF.c;
     const c0 = HB_COEF.centre;
-    const ring = this.ring;
+    const buf = this.buf;
     const c1 = c[0]!, c2 = c[1]!, c3 = c[2]!, c4 = c[3]!, c5 = c[4]!, c6 = c[5]!;
     let p = this.nextOut;
     while (p < len) {
-      const m = p - HB_C; // centre
-      const y =
-        c0 * lin[m]! +
-        c1 * (lin[m - 1]! + lin[m + 1]!) +
-        c2 * (lin[m - 3]! + lin[m + 3]!) +
-        c3 * (lin[m - 5]! + lin[m + 5]!) +
-        c4 * (lin[m - 7]! + lin[m + 7]!) +
-        c5 * (lin[m - 9]! + lin[m + 9]!) +
-        c6 * (lin[m - 11]! + lin[m + 11]!);
-      ring[this.wpos] = y;
-      ring[this.wpos + RING] = y;
-      this.wpos = this.wpos + 1 === RING ? 0 : this.wpos + 1;
-      this.decCount++;
-      if (this.decCount >= N && this.decCount % HOP === 0) this.analyse();
-      p += 2;
+      // produce outputs up to the next analysis point in a tight loop (state in locals), then analyse
+      let dec = this.decCount;
+      const next = dec < N ? N : dec - (dec % HOP) + HOP;
+      const avail = (len - p + 1) >> 1;
+      const m = avail < next - dec ? avail : next - dec;
+      let w = this.pos;
+      for (let j = 0; j < m; j++, p += 2) {
+        const q = p - HB_C; // centre
+        const y =
+          c0 * lin[q]! +
+          c1 * (lin[q - 1]! + lin[q + 1]!) +
+          c2 * (lin[q - 3]! + lin[q + 3]!) +
+          c3 * (lin[q - 5]! + lin[q + 5]!) +
+          c4 * (lin[q - 7]! + lin[q + 7]!) +
+          c5 * (lin[q - 9]! + lin[q + 9]!) +
+          c6 * (lin[q - 11]! + lin[q + 11]!);
+        if (w === CAP) w = this.shift();
+        buf[w++] = y;
+      }
+      dec += m;
+      this.pos = w;
+      this.decCount = dec;
+      if (dec === next) this.analyse();
     }
     // keep the last HB_TAPS − 1 samples
     const keep = HB_TAPS - 1;
@@ -355,13 +483,54 @@ export class DtmfDetector {
     this.nextOut = p - drop;
   }
 
+  /**
+   * A whole frame through the WebAssembly kernel: it decimates the frame and runs the four
+   * windows' low-group filters; the windows are then decided in order, each with the ring and the
+   * counters as they stand at its end, exactly as feed()'s own loop leaves them.
+   */
+  private feedKernel(src: Int16Array, from: number): void {
+    const lin = this.lin;
+    const keep = HB_TAPS - 1;
+    if (from === 0 && src.length === 320) lin.set(src, keep);
+    else for (let i = 0; i < 320; i++) lin[keep + i] = src[from + i]!;
+    if (this.pos + 160 > CAP) this.shift();
+    const pos0 = this.pos;
+    const dec0 = this.decCount;
+    const first = HOP - (dec0 % HOP); // decimated samples before the first window's end: 1..40
+    const heap = KERNEL!;
+    heap.frame(this.slot, this.slot + BUF_AT + (pos0 - 160) * 8, first);
+    const res = heap.res;
+    for (let w = 0; w < 4; w++) {
+      const ahead = first + w * HOP;
+      this.pos = pos0 + ahead;
+      this.decCount = dec0 + ahead;
+      const g1 = this.g1, g2 = this.g2, at = w * 9;
+      for (let f = 0; f < 4; f++) {
+        g1[f] = res[at + f]!;
+        g2[f] = res[at + 4 + f]!;
+      }
+      this.energy = res[at + 8]!;
+      this.decide();
+    }
+    this.pos = pos0 + 160;
+    this.decCount = dec0 + 160;
+    for (let i = 0; i < keep; i++) lin[i] = lin[320 + i]!;
+    this.linLen = keep;
+  }
+
+  /** Moves the last KEEP samples of the full buffer to its front; returns the new write position. */
+  private shift(): number {
+    this.buf.copyWithin(0, this.pos - KEEP, this.pos);
+    this.pos = KEEP;
+    return KEEP;
+  }
+
   // --- analysis ----------------------------------------------------------------------------------
 
   private analyse(): void {
-    const ring = this.ring;
-    const base = this.wpos + RING - N; // oldest of the last N samples
-    const win = this.win;
-    const xw = this.xw;
+    const buf = this.buf;
+    const base = this.pos - N; // oldest of the last N samples
+    const win = WIN;
     const coef = this.coef;
     let e = 0;
     // low group, fused with windowing
@@ -369,19 +538,18 @@ export class DtmfDetector {
       const k0 = coef[0]!, k1 = coef[1]!, k2 = coef[2]!, k3 = coef[3]!;
       let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
       for (let n = 0; n < N; n++) {
-        const v = ring[base + n]! * win[n]!;
-        xw[n] = v;
+        const v = buf[base + n]! * win[n]!;
         e += v * v;
-        const a0 = v + k0 * a1 - a2;
+        const a0 = v - a2 + k0 * a1;
         a2 = a1;
         a1 = a0;
-        const b0 = v + k1 * b1 - b2;
+        const b0 = v - b2 + k1 * b1;
         b2 = b1;
         b1 = b0;
-        const c0 = v + k2 * c1 - c2;
+        const c0 = v - c2 + k2 * c1;
         c2 = c1;
         c1 = c0;
-        const d0 = v + k3 * d1 - d2;
+        const d0 = v - d2 + k3 * d1;
         d2 = d1;
         d1 = d0;
       }
@@ -396,6 +564,11 @@ export class DtmfDetector {
       g2[3] = d2;
     }
     this.energy = e;
+    this.decide();
+  }
+
+  /** The rest of a window's analysis, once its low-group filters (g1, g2 [0..3]) and energy are in. */
+  private decide(): void {
     // y = s1 − e^{−jω}·s2: the DFT value up to a phase constant that is the same for every window
     for (let k = 0; k < 4; k++) {
       const s1 = this.g1[k]!, s2 = this.g2[k]!;
@@ -424,7 +597,7 @@ export class DtmfDetector {
     }
     this.havePrev = true;
     const h = this.histMag;
-    h.copyWithin(8, 0, 16);
+    for (let k = 15; k >= 0; k--) h[k + 8] = h[k]!; // (a loop: copyWithin is a call into the runtime)
     for (let k = 0; k < kEnd; k++) h[k] = this.mag[k]!;
     const hh = this.histHi;
     hh[2] = hh[1]!;
@@ -438,48 +611,29 @@ export class DtmfDetector {
 
   /**
    * Runs the high-group Goertzel filters over the window `back` hops before the current one
-   * (0: the current one, from xw), into g1/g2[4..7]. Same arithmetic as the low group's windowing,
+   * (0: the current one), into g1/g2[4..7]. Same arithmetic as the low group's windowing,
    * so a window computed late gives bit-identical values.
    */
   private goertzelHigh(back: number): void {
     const coef = this.coef;
     const k0 = coef[4]!, k1 = coef[5]!, k2 = coef[6]!, k3 = coef[7]!;
     let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
-    if (back === 0) {
-      const xw = this.xw;
-      for (let n = 0; n < N; n++) {
-        const v = xw[n]!;
-        const a0 = v + k0 * a1 - a2;
-        a2 = a1;
-        a1 = a0;
-        const b0 = v + k1 * b1 - b2;
-        b2 = b1;
-        b1 = b0;
-        const c0 = v + k2 * c1 - c2;
-        c2 = c1;
-        c1 = c0;
-        const d0 = v + k3 * d1 - d2;
-        d2 = d1;
-        d1 = d0;
-      }
-    } else {
-      const ring = this.ring, win = this.win;
-      const base = this.wpos + RING - N - back * HOP;
-      for (let n = 0; n < N; n++) {
-        const v = ring[base + n]! * win[n]!;
-        const a0 = v + k0 * a1 - a2;
-        a2 = a1;
-        a1 = a0;
-        const b0 = v + k1 * b1 - b2;
-        b2 = b1;
-        b1 = b0;
-        const c0 = v + k2 * c1 - c2;
-        c2 = c1;
-        c1 = c0;
-        const d0 = v + k3 * d1 - d2;
-        d2 = d1;
-        d1 = d0;
-      }
+    const buf = this.buf, win = WIN;
+    const base = this.pos - N - back * HOP;
+    for (let n = 0; n < N; n++) {
+      const v = buf[base + n]! * win[n]!;
+      const a0 = v - a2 + k0 * a1;
+      a2 = a1;
+      a1 = a0;
+      const b0 = v - b2 + k1 * b1;
+      b2 = b1;
+      b1 = b0;
+      const c0 = v - c2 + k2 * c1;
+      c2 = c1;
+      c1 = c0;
+      const d0 = v - d2 + k3 * d1;
+      d2 = d1;
+      d1 = d0;
     }
     const g1 = this.g1, g2 = this.g2;
     g1[4] = a1;
@@ -620,12 +774,13 @@ export class DtmfDetector {
    * Δ, midway between them (Δ = 2·f0) and at thirds (Δ = 3·f0). A real key leaves only noise there.
    */
   private probesQuiet(): boolean {
-    const xw = this.xw;
+    const buf = this.buf, win = WIN;
+    const base = this.pos - N; // the current window
     for (let j = 0; j < this.probeCount; j++) {
       const k = 2 * Math.cos((2 * Math.PI * this.probeHz[j]!) / FSD);
       let s1 = 0, s2 = 0;
       for (let n = 0; n < N; n++) {
-        const s0 = xw[n]! + k * s1 - s2;
+        const s0 = buf[base + n]! * win[n]! + k * s1 - s2;
         s2 = s1;
         s1 = s0;
       }

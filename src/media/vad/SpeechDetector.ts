@@ -417,15 +417,17 @@ export class SpeechDetector {
     this.mid = new BandTracker(params);
     this.high = new BandTracker(params);
 
-    this.coef = new Float64Array(30);
-    setBiquad(this.coef, 0, 'hp', 300);
-    setBiquad(this.coef, 5, 'hp', 300);
-    setBiquad(this.coef, 10, 'lp', 3400);
-    setBiquad(this.coef, 15, 'lp', 3400);
-    setBiquad(this.coef, 20, 'hp', 3400);
-    setBiquad(this.coef, 25, 'hp', 3400);
+    // a1 a2 of each section pair (high-pass 300 Hz, low-pass 3400 Hz, high-pass 3400 Hz), then the
+    // squared gains of the mid and high cascades (see filterFrame)
+    this.coef = new Float64Array(8);
+    const hp300 = butterworth('hp', 300);
+    const lp3400 = butterworth('lp', 3400);
+    const hp3400 = butterworth('hp', 3400);
+    this.coef.set([hp300.a1, hp300.a2, lp3400.a1, lp3400.a2, hp3400.a1, hp3400.a2]);
+    this.coef[6] = (hp300.gain * hp300.gain * lp3400.gain * lp3400.gain) ** 2;
+    this.coef[7] = (hp3400.gain * hp3400.gain) ** 2;
     this.dcPole = Math.exp((-2 * Math.PI * 20) / SAMPLE_RATE); // DC blocker, 20 Hz corner
-    this.z = new Float64Array(14);
+    this.z = new Float64Array(15);
     this.reset();
   }
 
@@ -607,55 +609,53 @@ export class SpeechDetector {
       this.energy.fill(0);
       return;
     }
-    const b00 = c[0]!, b01 = c[1]!, b02 = c[2]!, a01 = c[3]!, a02 = c[4]!;
-    const b10 = c[5]!, b11 = c[6]!, b12 = c[7]!, a11 = c[8]!, a12 = c[9]!;
-    const b20 = c[10]!, b21 = c[11]!, b22 = c[12]!, a21 = c[13]!, a22 = c[14]!;
-    const b30 = c[15]!, b31 = c[16]!, b32 = c[17]!, a31 = c[18]!, a32 = c[19]!;
-    const b40 = c[20]!, b41 = c[21]!, b42 = c[22]!, a41 = c[23]!, a42 = c[24]!;
-    const b50 = c[25]!, b51 = c[26]!, b52 = c[27]!, a51 = c[28]!, a52 = c[29]!;
-    let z00 = z[0]!, z01 = z[1]!, z10 = z[2]!, z11 = z[3]!, z20 = z[4]!, z21 = z[5]!;
-    let z30 = z[6]!, z31 = z[7]!, z40 = z[8]!, z41 = z[9]!, z50 = z[10]!, z51 = z[11]!;
+    const a1 = c[0]!, a2 = c[1]!, b1 = c[2]!, b2 = c[3]!, h1 = c[4]!, h2 = c[5]!;
+    // section outputs one and two samples back (u: mid cascade, v: high cascade)
+    let u01 = z[0]!, u02 = z[1]!, u11 = z[2]!, u12 = z[3]!, u21 = z[4]!, u22 = z[5]!;
+    let u31 = z[6]!, u32 = z[7]!, v01 = z[8]!, v02 = z[9]!, v11 = z[10]!, v12 = z[11]!;
     const p = this.dcPole;
     let dx = z[12]!;
-    let dy = z[13]!;
+    let d1 = z[13]!;
+    let d2 = z[14]!;
     let eTotal = 0;
     let eMid = 0;
     let eHigh = 0;
+    // Butterworth sections have numerators g·(1, ∓2, 1): each section runs without its gain g (direct
+    // form I: 2 multiplies instead of 5) and the cascades' gains are applied once, to the energies.
     for (let i = 0; i < n; i++) {
       const x = frame[i]!;
       // DC blocker: d = x − x[−1] + p·d[−1]
-      const d = x - dx + p * dy;
+      const d = x - dx + p * d1;
       dx = x;
-      dy = d;
       eTotal += d * d;
-      // mid band: high-pass 300 Hz ×2, low-pass 3400 Hz ×2 (transposed direct form II)
-      const y0 = b00 * d + z00;
-      z00 = b01 * d - a01 * y0 + z01;
-      z01 = b02 * d - a02 * y0;
-      const y1 = b10 * y0 + z10;
-      z10 = b11 * y0 - a11 * y1 + z11;
-      z11 = b12 * y0 - a12 * y1;
-      const y2 = b20 * y1 + z20;
-      z20 = b21 * y1 - a21 * y2 + z21;
-      z21 = b22 * y1 - a22 * y2;
-      const y3 = b30 * y2 + z30;
-      z30 = b31 * y2 - a31 * y3 + z31;
-      z31 = b32 * y2 - a32 * y3;
-      eMid += y3 * y3;
+      const hd = d + d2 - (d1 + d1); // the high-pass numerator, shared by both bands' first section
+      d2 = d1;
+      d1 = d;
+      // mid band: high-pass 300 Hz ×2, low-pass 3400 Hz ×2
+      const u0 = hd - a1 * u01 - a2 * u02;
+      const u1 = u0 + u02 - (u01 + u01) - a1 * u11 - a2 * u12;
+      const u2 = u1 + u12 + (u11 + u11) - b1 * u21 - b2 * u22;
+      const u3 = u2 + u22 + (u21 + u21) - b1 * u31 - b2 * u32;
+      u02 = u01; u01 = u0;
+      u12 = u11; u11 = u1;
+      u22 = u21; u21 = u2;
+      u32 = u31; u31 = u3;
+      eMid += u3 * u3;
       // high band: high-pass 3400 Hz ×2
-      const h0 = b40 * d + z40;
-      z40 = b41 * d - a41 * h0 + z41;
-      z41 = b42 * d - a42 * h0;
-      const h1 = b50 * h0 + z50;
-      z50 = b51 * h0 - a51 * h1 + z51;
-      z51 = b52 * h0 - a52 * h1;
-      eHigh += h1 * h1;
+      const v0 = hd - h1 * v01 - h2 * v02;
+      const v1 = v0 + v02 - (v01 + v01) - h1 * v11 - h2 * v12;
+      v02 = v01; v01 = v0;
+      v12 = v11; v11 = v1;
+      eHigh += v1 * v1;
     }
     z[12] = dx;
-    z[13] = Math.abs(dy) < 1e-30 ? 0 : dy;
-    z[0] = z00; z[1] = z01; z[2] = z10; z[3] = z11; z[4] = z20; z[5] = z21;
-    z[6] = z30; z[7] = z31; z[8] = z40; z[9] = z41; z[10] = z50; z[11] = z51;
+    z[13] = Math.abs(d1) < 1e-30 ? 0 : d1;
+    z[14] = Math.abs(d2) < 1e-30 ? 0 : d2;
+    z[0] = u01; z[1] = u02; z[2] = u11; z[3] = u12; z[4] = u21; z[5] = u22;
+    z[6] = u31; z[7] = u32; z[8] = v01; z[9] = v02; z[10] = v11; z[11] = v12;
     if (eTotal < 1e-6) z.fill(0, 0, 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state)
+    eMid *= c[6]!;
+    eHigh *= c[7]!;
     const energy = this.energy;
     energy[0] = eTotal;
     energy[1] = eMid;
@@ -686,16 +686,15 @@ function popcount(v: number): number {
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/** RBJ-cookbook 2nd-order Butterworth (Q = 1/√2) section at `hz`, written as b0 b1 b2 a1 a2. */
-function setBiquad(out: Float64Array, at: number, kind: 'hp' | 'lp', hz: number): void {
+/**
+ * RBJ-cookbook 2nd-order Butterworth (Q = 1/√2) section at `hz`: H(z) = gain·(1 ∓ 2z⁻¹ + z⁻²) /
+ * (1 + a1·z⁻¹ + a2·z⁻²), minus for the high-pass.
+ */
+function butterworth(kind: 'hp' | 'lp', hz: number): { gain: number; a1: number; a2: number } {
   const w = (2 * Math.PI * hz) / SAMPLE_RATE;
   const cw = Math.cos(w);
   const alpha = Math.sin(w) / Math.SQRT2; // sin(w) / (2Q), Q = 1/√2
   const a0 = 1 + alpha;
   const k = kind === 'hp' ? (1 + cw) / 2 : (1 - cw) / 2;
-  out[at] = k / a0;
-  out[at + 1] = (kind === 'hp' ? -2 * k : 2 * k) / a0;
-  out[at + 2] = k / a0;
-  out[at + 3] = (-2 * cw) / a0;
-  out[at + 4] = (1 - alpha) / a0;
+  return { gain: k / a0, a1: (-2 * cw) / a0, a2: (1 - alpha) / a0 };
 }
