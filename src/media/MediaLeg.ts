@@ -1,6 +1,9 @@
 // A participant's audio in a MediaSession: what it says this tick (inbound) and what it hears (the
 // mix of everyone else, outbound). Sources fill the inbound frame; taps see it (detectors, recorders
 // of what the participant says); sinks get the outbound frame (the endpoint, recorders).
+// Taps and sinks only read the frame they are given, and only during the call: it may be another
+// leg's buffer (a two-party session hands the other's inbound frame over as it is). What they keep,
+// they copy.
 import { FRAME_SAMPLES, type FrameSink, type FrameSource } from './MediaFormat.ts';
 
 export class MediaLeg {

@@ -81,7 +81,7 @@ export class MediaSession {
 
   /**
    * The two-party case (most calls), same result as the general mix: each leg hears exactly the
-   * other's frame (one int16 frame needs no clipping), or silence; a copy instead of a sum.
+   * other's frame (one int16 frame needs no clipping), or silence: no sum, and no copy.
    */
   private tick2(a: MediaLeg, b: MediaLeg): void {
     a.pull();
@@ -97,23 +97,28 @@ export class MediaSession {
   }
 }
 
-/** Gives `leg` the frame of `other` (when heard) or silence, then runs its sinks. */
+/** A frame of silence for sinks to read (never written). */
+const SILENCE = new Int16Array(FRAME_SAMPLES);
+
+/**
+ * Runs `leg`'s sinks on the frame of `other` (when heard) or on silence. The other's inbound frame
+ * itself is handed over, not a copy: sinks only read the frame, during the call (MediaLeg), and
+ * leaving `leg.outbound` untouched keeps 1.3 KB per call out of the caches each tick.
+ */
 function deliver(leg: MediaLeg, other: MediaLeg, heard: boolean): void {
-  const out = leg.outbound;
+  let frame = SILENCE;
   let silent = true;
   if (heard) {
     const x = other.inbound;
-    out.set(x);
     for (let i = 0; i < FRAME_SAMPLES; i++) {
       if (x[i] !== 0) {
         silent = false;
+        frame = x;
         break;
       }
     }
-  } else if (!leg.outboundSilent) {
-    out.fill(0);
   }
-  leg.outboundSilent = silent;
+  // (leg.outboundSilent describes leg.outbound, which this path leaves as it is)
   const sinks = leg.sinks;
-  for (let s = 0; s < sinks.length; s++) sinks[s]!.write(out, silent);
+  for (let s = 0; s < sinks.length; s++) sinks[s]!.write(frame, silent);
 }
