@@ -3,15 +3,25 @@ export const SAMPLE_RATE = 16_000;
 export const FRAME_MS = 20;
 export const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000; // 320
 
-/** Something that speaks into a leg: fills one frame, returns false (and leaves it untouched) when it has nothing. */
+/**
+ * Something that speaks into a leg: returns this tick's frame, or null when it has nothing. The
+ * frame is `scratch`, filled, or a view of the source's own audio (a prompt shared by every call
+ * playing it: no copy); either way the others only read it, during this tick.
+ */
 export interface FrameSource {
-  read(out: Int16Array): boolean;
+  frame(scratch: Int16Array): Int16Array | null;
 }
 
-/** Something that listens: receives one frame per tick. It must copy what it keeps: the frame is reused. */
+/**
+ * Something that listens: receives one frame per tick. It must copy what it keeps (the frame is
+ * reused) and never write to it (it may be another leg's, or a prompt shared by many calls).
+ */
 export interface FrameSink {
   write(frame: Int16Array, silent: boolean): void;
 }
+
+/** A frame of silence, shared: never written. */
+export const SILENT_FRAME = new Int16Array(FRAME_SAMPLES);
 
 export function msToFrames(ms: number): number {
   return Math.ceil(ms / FRAME_MS);

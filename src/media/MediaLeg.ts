@@ -4,9 +4,12 @@
 // Taps and sinks only read the frame they are given, and only during the call: it may be another
 // leg's buffer (a two-party session hands the other's inbound frame over as it is). What they keep,
 // they copy.
-import { FRAME_SAMPLES, type FrameSink, type FrameSource } from './MediaFormat.ts';
+import { FRAME_SAMPLES, SILENT_FRAME, type FrameSink, type FrameSource } from './MediaFormat.ts';
 
 export class MediaLeg {
+  /** What the participant says this tick (read-only): `inbound`, a source's own view, or silence. */
+  frame: Int16Array = SILENT_FRAME;
+  /** The buffer sources fill when they have no view of their own to give. */
   readonly inbound = new Int16Array(FRAME_SAMPLES);
   readonly outbound = new Int16Array(FRAME_SAMPLES);
   /** Sources are tried in order each tick; the first with audio speaks (a prompt over the caller's own voice source, say). */
@@ -51,16 +54,18 @@ export class MediaLeg {
     if (i >= 0) this.sinks.splice(i, 1);
   }
 
-  /** Fills `inbound` from the first source that has audio; zero when none. */
+  /** Sets `frame` from the first source that has audio; silence when none. */
   pull(): void {
     const sources = this.sources;
     for (let i = 0; i < sources.length; i++) {
-      if (sources[i]!.read(this.inbound)) {
+      const f = sources[i]!.frame(this.inbound);
+      if (f !== null) {
+        this.frame = f;
         this.speaking = true;
         return;
       }
     }
-    if (this.speaking) this.inbound.fill(0);
+    this.frame = SILENT_FRAME;
     this.speaking = false;
   }
 }

@@ -66,6 +66,29 @@ export class Player implements FrameSource {
     if (item.onDone) setImmediate(item.onDone, true);
   }
 
+  /**
+   * FrameSource: a whole frame-aligned frame of a buffer is given as a view of it (no copy); other
+   * frames are read() into `scratch`.
+   */
+  frame(scratch: Int16Array): Int16Array | null {
+    const item = this.queue[0];
+    if (!item) return null;
+    if (item.kind === 'buffer') {
+      const src = item.samples;
+      if (this.pos % FRAME_SAMPLES === 0 && this.pos + FRAME_SAMPLES <= src.length) {
+        const view = frameView(src, this.pos);
+        this.pos += FRAME_SAMPLES;
+        if (this.pos >= src.length) {
+          if (item.loop) this.pos = 0;
+          else this.finish();
+        }
+        return view;
+      }
+    }
+    return this.read(scratch) ? scratch : null;
+  }
+
+  /** Fills `out` with the next frame; false (out untouched) when there is nothing to play. */
   read(out: Int16Array): boolean {
     const item = this.queue[0];
     if (!item) return false;

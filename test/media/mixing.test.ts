@@ -16,17 +16,17 @@ const rand = prng(12345);
 /** Speaks a fresh random frame on most ticks: silence (returns false), all zeros, quiet, or loud. */
 class RandomSource implements FrameSource {
   last: Int16Array | null = null;
-  read(out: Int16Array): boolean {
+  frame(out: Int16Array): Int16Array | null {
     const r = rand();
     if (r < 0.2) {
       this.last = null;
-      return false;
+      return null;
     }
     for (let i = 0; i < FRAME_SAMPLES; i++) {
       out[i] = r < 0.3 ? 0 : r < 0.7 ? Math.round((rand() - 0.5) * 2000) : rand() < 0.5 ? 32767 : -32768 + Math.floor(rand() * 100);
     }
     this.last = out.slice();
-    return true;
+    return out;
   }
 }
 

@@ -92,3 +92,29 @@ test('player: a cancelled item stops at once; the next starts from its beginning
   }
   assert.equal(player.read(out), false);
 });
+
+for (const len of [FRAME_SAMPLES * 3, FRAME_SAMPLES * 3 + 17, FRAME_SAMPLES - 1]) {
+  for (const loop of [false, true]) {
+    test(`player: frame() gives what read() does (${len} samples${loop ? ', looped' : ''}), whole aligned frames as views of the buffer`, async () => {
+      const samples = ramp(len, len);
+      const player = new Player();
+      let done = 0;
+      player.enqueue({ kind: 'buffer', samples, loop, onDone: () => done++ });
+      const scratch = new Int16Array(FRAME_SAMPLES);
+      for (const [f, want] of expected(samples, loop ? 12 : 1000, loop).entries()) {
+        scratch.fill(-1);
+        const got = player.frame(scratch);
+        assert.ok(got !== null, `frame ${f}`);
+        assert.deepEqual(got, want, `frame ${f}`);
+        // a view (no copy) exactly when the frame is a whole aligned one of the buffer
+        const whole = ((f * FRAME_SAMPLES) % (loop ? len : Infinity)) % FRAME_SAMPLES === 0 && (f * FRAME_SAMPLES) % (loop ? len : Infinity) + FRAME_SAMPLES <= len;
+        if (len % FRAME_SAMPLES === 0) assert.equal(got.buffer === samples.buffer, whole, `frame ${f}: view`);
+      }
+      if (!loop) {
+        assert.equal(player.frame(scratch), null, 'nothing after the end');
+        await new Promise((r) => setImmediate(r));
+        assert.equal(done, 1);
+      }
+    });
+  }
+}

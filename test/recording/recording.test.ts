@@ -52,10 +52,10 @@ class Capture implements FrameSink {
 /** Speaks a sample counter (1…30000, repeating): any gap or repeat in a recording of it shows. */
 class Counter implements FrameSource {
   n = 0;
-  read(out: Int16Array): boolean {
+  frame(out: Int16Array): Int16Array {
     for (let i = 0; i < FRAME_SAMPLES; i++) out[i] = ((this.n * FRAME_SAMPLES + i) % 30000) + 1;
     this.n++;
-    return true;
+    return out;
   }
 }
 
