@@ -218,7 +218,10 @@ export class Telegraph {
     // ACS call recording: chunks in Telegraph's blob store (or the application's Azure container).
     const tempBlobDir = (config.recording.blobDir || dataDir) ? null : mkdtempSync(join(tmpdir(), 'telegraph-blobs-'));
     const blobDir = config.recording.blobDir ? resolve(config.recording.blobDir) : dataDir ? join(dataDir, 'blobs') : tempBlobDir!;
-    const callRecordings = new CallRecordings({ media, store, blobs: new FileBlobStore(blobDir), log: log.child({ component: 'recording' }) });
+    const callRecordings = new CallRecordings({
+      media, store, blobs: new FileBlobStore(blobDir), log: log.child({ component: 'recording' }),
+      retentionMs: config.recording.retentionHours * 3600_000,
+    });
     const acsRecording = new AcsRecording({
       recordings: callRecordings, calls, directory, notifier: acsNotifier, eventGrid, publicUrl,
       allowInsecureCallbacks: config.calls.allowInsecureCallbacks,

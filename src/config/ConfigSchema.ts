@@ -227,6 +227,8 @@ export const configSchema = z
         speechDetection: z.enum(['vad', 'audio']).default('vad'),
         /** Where recordings stored by Telegraph live. Default <dataDir>/blobs (a temporary directory for an in-memory Telegraph). */
         blobDir: z.string().min(1).nullable().default(null),
+        /** Chunks stored by Telegraph are deleted this many hours after they were written, as ACS's built-in storage does after 24; 0 keeps them. Never the caller's own container. */
+        retentionHours: z.number().min(0).max(100 * 365 * 24).default(24),
       })
       .strict()
       .default({}),

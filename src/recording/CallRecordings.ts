@@ -241,7 +241,16 @@ export interface CallRecordingsOptions {
   log?: Logger;
   /** Wall clock, ms. Default Date.now. */
   now?: () => number;
+  /**
+   * Chunks kept in Telegraph's own storage are deleted this long after they were written (ACS keeps
+   * recordings 24 hours in its built-in storage). 0 or absent: kept until deleted. Chunks in the
+   * caller's own container (`azureBlob`) are the caller's: never deleted by this.
+   */
+  retentionMs?: number;
 }
+
+/** How often expired chunks are looked for, at most. */
+const SWEEP_EVERY_MS = 10 * 60_000;
 
 const MEDIA_TYPES: Record<RecordingFormatType, string> = { wav: 'audio/wav', mp3: 'audio/mpeg' };
 /** Finished recordings remembered in memory (their status, for stop() and get()); older ones come from the database. */
@@ -332,6 +341,8 @@ export class CallRecordings {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly unobserve: () => void;
   private closed = false;
+  private readonly retentionMs: number;
+  private readonly sweeper: NodeJS.Timeout | null;
 
   private readonly sql: {
     insertRecording: (r: RecordingRow) => void;
@@ -349,6 +360,7 @@ export class CallRecordings {
     this.tuning = options.tuning ?? {};
     this.log = options.log ?? null;
     this.now = options.now ?? Date.now;
+    this.retentionMs = options.retentionMs ?? 0;
 
     const db = this.store.db;
     const insertRecording = db.prepare(
@@ -384,6 +396,15 @@ export class CallRecordings {
       legDetached: (p) => this.legDetached(p),
       callEnded: (call) => this.callEnded(call),
     });
+
+    // What expired while Telegraph was down goes at once; the rest as it expires.
+    this.sweeper = null;
+    if (this.retentionMs > 0) {
+      const sweep = () => this.track(this.deleteExpired());
+      setImmediate(sweep);
+      this.sweeper = setInterval(sweep, Math.max(1000, Math.min(SWEEP_EVERY_MS, this.retentionMs / 4)));
+      this.sweeper.unref();
+    }
   }
 
   // ------------------------------------------------------------------ listeners
@@ -592,6 +613,7 @@ export class CallRecordings {
   /** Ends every running recording (as CallEnded: a shutdown ends the calls) and waits for their uploads. Call before closing the state store. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     for (const live of [...this.byCall.values()]) void this.end(live, SESSION_END_CALL_ENDED);
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     this.unobserve();
@@ -635,6 +657,29 @@ export class CallRecordings {
     this.index.delete(documentId);
     this.sql.deleteChunk(documentId);
     this.log?.info({ documentId, recordingId: e.recordingId }, 'recording content deleted');
+  }
+
+  /**
+   * Deletes the chunks in Telegraph's own storage older than the retention (see
+   * CallRecordingsOptions.retentionMs). Returns how many went; a chunk the store fails to delete is
+   * logged and tried again at the next sweep.
+   */
+  async deleteExpired(): Promise<number> {
+    if (this.retentionMs <= 0 || this.closed) return 0;
+    const before = this.now() - this.retentionMs;
+    let n = 0;
+    for (const e of [...this.index.values()]) {
+      if (e.storage !== 'telegraph' || e.createdAt.getTime() > before) continue;
+      try {
+        await this.deleteContent(e.documentId);
+        n++;
+      } catch (err) {
+        if (err instanceof CallRecordingError && err.code === 'NotFound') continue; // deleted meanwhile
+        this.log?.warn({ err, documentId: e.documentId }, 'an expired recording chunk could not be deleted; trying again later');
+      }
+    }
+    if (n > 0) this.log?.info({ chunks: n, retentionMs: this.retentionMs }, 'expired recording chunks deleted');
+    return n;
   }
 
   private async open(documentId: string, which: 'content' | 'metadata', range?: BlobRange): Promise<BlobReadResult & { document: RecordingDocument }> {

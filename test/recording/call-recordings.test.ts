@@ -610,3 +610,51 @@ test('after a restart on the same data directory the content can still be opened
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('retention: chunks Telegraph stored are deleted once older than the retention (at start, then by the sweeper), not before', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'telegraph-rec-retention-'));
+  let h1: Harness | null = null;
+  const services: CallRecordings[] = [];
+  try {
+    h1 = await Harness.start({ dataDir });
+    const hour = 3600_000;
+    const files = new FileBlobStore(join(dataDir, 'blobs'));
+    const service = (nowOffsetMs: number) => {
+      const svc = new CallRecordings({ media: h1!.telegraph.media, store: h1!.telegraph.store, blobs: files, retentionMs: 24 * hour, now: () => Date.now() + nowOffsetMs });
+      services.push(svc);
+      return svc;
+    };
+    const svc = service(0);
+    const saved = h;
+    h = h1;
+    let status: RecordingFileStatus;
+    try {
+      const s = await setup();
+      const rec = svc.start(s.call, { recordingChannelType: 'mixed' });
+      await say(s.users[0]!, tone(1000, 300));
+      await sleep(500);
+      status = await svc.stop(rec.recordingId);
+    } finally {
+      h = saved;
+    }
+    const c = status.chunks[0]!;
+    assert.ok(await files.head(c.contentKey), 'written');
+
+    // 23 hours later: kept
+    assert.equal(await service(23 * hour).deleteExpired(), 0);
+    assert.ok(svc.document(c.documentId) && (await files.head(c.contentKey)), 'kept within the retention');
+
+    // 25 hours later, a Telegraph starting on this data: deleted at once by the sweeper, index included
+    const later = service(25 * hour);
+    await eventually(async () => (await files.head(c.contentKey)) === null, 'the expired content deleted at start', 5000, 25);
+    assert.equal(await files.head(c.metadataKey), null, 'its metadata too');
+    assert.equal(later.document(c.documentId), null);
+    await assert.rejects(later.openContent(c.documentId), (err) => err instanceof CallRecordingError && err.code === 'NotFound');
+    assert.equal(service(0).document(c.documentId), null, 'gone from the saved index');
+    assert.equal(await later.deleteExpired(), 0, 'nothing left to delete');
+  } finally {
+    for (const s of services) await s.close();
+    await h1?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
