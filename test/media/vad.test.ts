@@ -455,15 +455,33 @@ test('process() allocates nothing per frame', () => {
   for (let f = 0; f < frames; f++) views.push(sig.pcm.subarray(f * FRAME, (f + 1) * FRAME));
   const det = new SpeechDetector();
   for (let pass = 0; pass < 3; pass++) for (let f = 0; f < frames; f++) det.process(views[f]!); // warm-up (JIT)
-  const passes = 50;
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  for (let pass = 0; pass < passes; pass++) for (let f = 0; f < frames; f++) det.process(views[f]!);
-  const grown = process.memoryUsage().heapUsed - before;
-  const perFrame = grown / (passes * frames);
-  note(`allocation: heap grew ${grown} B over ${passes * frames} frames (${perFrame.toFixed(3)} B per frame)`);
-  // One boxed number per frame would be 16 B per frame; allow for the odd internal allocation.
-  assert.ok(perFrame < 1, `process() allocates ≈ ${perFrame.toFixed(1)} B per frame`);
+  // Measured in the young generation, where objects are born: what process() allocates lands there,
+  // while the heap as a whole also moves with V8's own work (code from a late optimisation, the
+  // sweeper after gc()), which made a heapUsed measure flaky. A trial during which a scavenge ran
+  // (the young generation shrank) does not count; the least of the others does.
+  const young = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')!.space_used_size;
+  const trials = 5;
+  const passes = 10;
+  let least = Infinity;
+  const seen: string[] = [];
+  for (let trial = 0; trial < trials; trial++) {
+    gc();
+    const before = young();
+    for (let pass = 0; pass < passes; pass++) for (let f = 0; f < frames; f++) det.process(views[f]!);
+    const reading = young();
+    const overhead = young() - reading; // what reading the statistics allocates
+    const after = reading - overhead;
+    if (after < before) {
+      seen.push('(scavenged)');
+      continue;
+    }
+    const perFrame = (after - before) / (passes * frames);
+    seen.push(perFrame.toFixed(3));
+    least = Math.min(least, perFrame);
+  }
+  note(`allocation in the young generation per frame, ${trials} trials of ${passes * frames} frames: ${seen.join(', ')} B`);
+  // One boxed number per frame would be 16 B per frame (and 10,000 frames of it 160 KB: no scavenge).
+  assert.ok(least < 1, `process() allocates ≈ ${least.toFixed(1)} B per frame (trials: ${seen.join(', ')})`);
 });
 
 test('reset() restores the initial state; frames of the wrong size are refused', () => {
