@@ -4,12 +4,10 @@
 //   - WAV: interleaved 16-bit PCM into 1 s blocks taken from a pool; at the end of the chunk the
 //     blocks are handed over, copied behind a 44-byte header off the media tick (assemble()), and
 //     go back to the pool;
-//   - MP3: planar PCM (float, as the encoder takes it) batched 200 ms at a time into the encoder
-//     (its output is copied out once per batch, not per frame); at the end the encoder is flushed and
-//     an Info frame stating the exact length is put in front (see Mp3.ts).
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { createEncoder, type WasmMediaEncoder } from 'wasm-media-encoders';
+//   - MP3: PCM batched 200 ms at a time and posted to the MP3 encoders' thread (mp3Worker.mjs); at
+//     the end of the chunk the thread flushes the encoder and sends the frames back, and an Info
+//     frame stating the exact length is put in front (see Mp3.ts).
+import { Worker } from 'node:worker_threads';
 import { FRAME_SAMPLES, SAMPLE_RATE } from '../media/MediaFormat.ts';
 import { buildInfoFrame, mp3FileBytes, mp3FrameBytes } from './Mp3.ts';
 
@@ -33,6 +31,8 @@ export interface ChunkWriter {
   fileBytes(frames: number): number;
   /** Ends the chunk. */
   end(): PendingChunkFile;
+  /** The recording is over (after its last end()). */
+  close(): void;
 }
 
 const BLOCK_FRAMES = 50; // 1 s
@@ -50,6 +50,8 @@ export class WavChunkWriter implements ChunkWriter {
   constructor(readonly channels: number) {
     this.blockSamples = BLOCK_FRAMES * FRAME_SAMPLES * channels;
   }
+
+  close(): void {}
 
   begin(): void {
     this.blocks = [];
@@ -151,109 +153,169 @@ function writeWavHeader(out: Uint8Array, dataBytes: number, channels: number): v
   dv.setUint32(40, dataBytes, true);
 }
 
-const MP3_BATCH_FRAMES = 10; // 200 ms per encoder call
-let mp3Phase = 0; // staggers the recordings' encoder calls over the ticks
+const MP3_BATCH_FRAMES = 10; // 200 ms per message to the encoders' thread
+let mp3Phase = 0; // staggers the recordings' messages over the ticks
 
-type Mp3Wasm = WasmMediaEncoder<'audio/mpeg'>;
-let mp3Module: Promise<WebAssembly.Module> | null = null;
+type Waiter = { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void };
 
-/** Compiles the MP3 encoder (once per process); a recording's first chunk waits for it otherwise. */
-export function preloadMp3Encoder(): Promise<void> {
-  mp3Module ??= readFile(createRequire(import.meta.url).resolve('wasm-media-encoders/wasm/mp3')).then((b) => WebAssembly.compile(b));
-  return mp3Module.then(() => undefined);
+/**
+ * The thread the MP3 encoders run on (mp3Worker.mjs): one for the process, started with the first
+ * MP3 recording (or preloadMp3Encoder()). It keeps the process alive only while a chunk is awaited
+ * from it. If it dies, what was waited for fails, and the next recording starts a new one.
+ */
+class Mp3Thread {
+  private worker: Worker | null = null;
+  private generation = 0;
+  private ready: Promise<void> = Promise.resolve();
+  private nextId = 1;
+  private readonly waiting = new Map<string, Waiter>();
+
+  /** Starts the thread if needed; resolves once its encoder module is compiled. */
+  start(): Promise<void> {
+    if (this.worker) return this.ready;
+    const worker = new Worker(new URL('./mp3Worker.mjs', import.meta.url));
+    const generation = ++this.generation;
+    this.worker = worker;
+    this.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: { t: string; id?: number; seq?: number; bytes?: Uint8Array; error?: string }) => {
+        if (m.t === 'ready' || m.t === 'failed') {
+          // held (ref'd) until now: a start-up that awaits the thread must not see the loop run dry
+          if (this.waiting.size === 0) worker.unref();
+          if (m.t === 'ready') resolve();
+          else reject(new Error(m.error));
+        }
+        else if (m.t === 'chunk') {
+          const key = `${m.id}:${m.seq}`;
+          const w = this.waiting.get(key);
+          if (!w) return;
+          this.settled(key);
+          if (m.bytes) w.resolve(m.bytes);
+          else w.reject(new Error(m.error ?? 'the MP3 encoder failed'));
+        }
+      });
+      const died = (err: Error) => {
+        if (this.generation !== generation) return;
+        this.worker = null;
+        reject(err);
+        for (const [key, w] of [...this.waiting]) {
+          this.settled(key);
+          w.reject(err);
+        }
+      };
+      worker.on('error', died);
+      worker.on('exit', (code) => died(new Error(`the MP3 encoder thread exited (${code})`)));
+    });
+    this.ready.catch(() => undefined); // (each waiter hears of it)
+    return this.ready;
+  }
+
+  /** An encoder on the thread: [its id, the thread's generation]. */
+  open(channels: number, kbps: number): [number, number] {
+    void this.start();
+    const id = this.nextId++;
+    this.worker!.postMessage({ t: 'open', id, channels, kbps });
+    return [id, this.generation];
+  }
+
+  post(generation: number, msg: object, transfer?: ArrayBuffer[]): void {
+    if (generation === this.generation && this.worker) this.worker.postMessage(msg, transfer);
+  }
+
+  /** Ends encoder `id`'s chunk `seq`: its MP3 frames, once the thread has made them. */
+  end(generation: number, id: number, seq: number): Promise<Uint8Array> {
+    if (generation !== this.generation || !this.worker) return Promise.reject(new Error('the MP3 encoder thread is gone'));
+    const key = `${id}:${seq}`;
+    const bytes = new Promise<Uint8Array>((resolve, reject) => this.waiting.set(key, { resolve, reject }));
+    if (this.waiting.size === 1) this.worker.ref();
+    this.worker.postMessage({ t: 'end', id, seq });
+    return bytes;
+  }
+
+  /** Stops the thread; what was waited for fails, and the next recording starts a new thread. */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private settled(key: string): void {
+    this.waiting.delete(key);
+    if (this.waiting.size === 0) this.worker?.unref();
+  }
 }
 
-interface Mp3Chunk {
-  parts: Uint8Array[];
-  bytes: number;
+const MP3_THREAD = new Mp3Thread();
+
+/** Starts the MP3 encoders' thread and compiles the encoder (once per process); a recording's first chunk waits for it otherwise. */
+export function preloadMp3Encoder(): Promise<void> {
+  return MP3_THREAD.start();
+}
+
+/** Stops the MP3 encoders' thread (chunks not yet made fail); the next MP3 recording starts it again. */
+export function terminateMp3Encoders(): Promise<void> {
+  return MP3_THREAD.terminate();
 }
 
 /**
- * MP3 through LAME 3.100 compiled to WebAssembly (wasm-media-encoders): an encoder per recording,
- * reconfigured for each chunk. Its instantiation is asynchronous: until it is ready (a few ms after
- * the recording starts; longer only while the module compiles, once per process), the encoder's
- * work is queued in order and done as soon as it is.
+ * MP3 through LAME 3.100 compiled to WebAssembly (wasm-media-encoders), on the encoders' thread (see
+ * Mp3Thread): an encoder per recording, reconfigured for each chunk. The media thread only batches
+ * the frames (200 ms) and posts them; a chunk's frames come back when it ends.
  */
 export class Mp3ChunkWriter implements ChunkWriter {
-  private readonly batch: Float32Array[];
   private readonly batchSamples = MP3_BATCH_FRAMES * FRAME_SAMPLES;
+  private readonly id: number;
+  private readonly generation: number;
   private readonly phase: number;
-  private enc: Mp3Wasm | null = null;
-  private failed: Error | null = null;
-  private readonly queue: Array<(enc: Mp3Wasm) => void> = [];
-  private readonly ready: Promise<void>;
-  private chunk: Mp3Chunk = { parts: [], bytes: 0 };
+  private batch: Int16Array[] | null = null;
   private pos = 0;
   private target = 0;
   private frames = 0;
+  private seq = 0;
 
   constructor(
     readonly channels: number,
     private readonly kbps: number,
   ) {
     if (channels !== 1 && channels !== 2) throw new RangeError(`MP3 holds 1 or 2 channels, not ${channels}`);
-    this.batch = Array.from({ length: channels }, () => new Float32Array(this.batchSamples));
+    [this.id, this.generation] = MP3_THREAD.open(channels, kbps);
     this.phase = mp3Phase++ % MP3_BATCH_FRAMES;
-    this.ready = preloadMp3Encoder()
-      .then(() => mp3Module!)
-      .then((m) => createEncoder('audio/mpeg', m))
-      .then(
-        (enc) => {
-          this.enc = enc;
-          for (const op of this.queue.splice(0)) op(enc);
-        },
-        (err: unknown) => {
-          this.failed = err instanceof Error ? err : new Error(String(err));
-          this.queue.length = 0;
-        },
-      );
-  }
-
-  /** Runs `op` on the encoder now, or once it is ready (in order). */
-  private run(op: (enc: Mp3Wasm) => void): void {
-    if (this.enc) op(this.enc);
-    else if (!this.failed) this.queue.push(op);
   }
 
   begin(): void {
-    this.chunk = { parts: [], bytes: 0 };
     this.pos = 0;
     this.frames = 0;
     // The first batch of a chunk is shorter by a per-recording phase, so that recordings started
-    // together do not all encode on the same tick.
+    // together do not all post on the same tick.
     this.target = (MP3_BATCH_FRAMES - this.phase) * FRAME_SAMPLES;
-    const params = { channels: this.channels as 1 | 2, sampleRate: SAMPLE_RATE, bitrate: this.kbps as 48 };
-    this.run((enc) => enc.configure(params));
+    MP3_THREAD.post(this.generation, { t: 'begin', id: this.id });
   }
 
   write(src: readonly (Int16Array | null)[], off: Int32Array): void {
+    // a batch's buffers are handed over to the thread (transferred), so each batch has new ones
+    this.batch ??= Array.from({ length: this.channels }, () => new Int16Array(this.batchSamples));
     const base = this.pos;
     for (let c = 0; c < this.channels; c++) {
       const dst = this.batch[c]!;
       const s = src[c];
       if (s) {
         const o = off[c]!;
-        for (let i = 0; i < FRAME_SAMPLES; i++) dst[base + i] = s[o + i]! / 32768;
+        for (let i = 0; i < FRAME_SAMPLES; i++) dst[base + i] = s[o + i]!;
       } else {
         dst.fill(0, base, base + FRAME_SAMPLES);
       }
     }
     this.pos = base + FRAME_SAMPLES;
     this.frames++;
-    if (this.pos === this.target) this.encodeBatch();
+    if (this.pos === this.target) this.flush();
   }
 
-  private encodeBatch(): void {
+  private flush(): void {
     const n = this.pos;
-    const chunk = this.chunk;
-    if (this.enc) {
-      keep(chunk, this.enc.encode(n === this.batchSamples ? this.batch : this.batch.map((b) => b.subarray(0, n))));
-    } else {
-      const copy = this.batch.map((b) => b.slice(0, n));
-      this.run((enc) => keep(chunk, enc.encode(copy)));
-    }
+    const batch = this.batch;
+    this.batch = null;
     this.pos = 0;
     this.target = this.batchSamples;
+    if (!batch || n === 0) return;
+    const pcm = n === this.batchSamples ? batch : batch.map((b) => b.subarray(0, n));
+    MP3_THREAD.post(this.generation, { t: 'encode', id: this.id, pcm }, batch.map((b) => b.buffer as ArrayBuffer));
   }
 
   fileBytes(frames: number): number {
@@ -261,41 +323,36 @@ export class Mp3ChunkWriter implements ChunkWriter {
   }
 
   end(): PendingChunkFile {
-    if (this.pos > 0) this.encodeBatch();
-    const chunk = this.chunk;
-    this.run((enc) => keep(chunk, enc.finalize()));
+    this.flush();
+    const body = MP3_THREAD.end(this.generation, this.id, this.seq++);
+    body.catch(() => undefined); // (assemble() reports it)
     const frames = this.frames;
     const samples = frames * FRAME_SAMPLES;
     const { kbps, channels } = this;
     const frameBytes = mp3FrameBytes(kbps);
-    this.chunk = { parts: [], bytes: 0 };
-    this.pos = 0;
     this.frames = 0;
     return {
       frames,
       assemble: async (): Promise<Uint8Array> => {
-        await this.ready; // every queued operation has run by then
-        if (this.failed) throw new Error(`MP3 encoder unavailable: ${this.failed.message}`);
+        let bytes: Uint8Array;
+        try {
+          bytes = await body;
+        } catch (err) {
+          throw new Error(`MP3 encoder unavailable: ${(err as Error).message}`);
+        }
         // CBR: every frame has the same size. The size bound (fileBytes) rests on LAME writing
         // mp3AudioFrames(samples) frames (tested); the Info frame states what was actually written.
-        const audioFrames = Math.round(chunk.bytes / frameBytes);
-        const info = buildInfoFrame(samples, audioFrames, chunk.bytes, kbps, channels);
-        const out = new Uint8Array(info.length + chunk.bytes);
+        const audioFrames = Math.round(bytes.length / frameBytes);
+        const info = buildInfoFrame(samples, audioFrames, bytes.length, kbps, channels);
+        const out = new Uint8Array(info.length + bytes.length);
         out.set(info, 0);
-        let at = info.length;
-        for (const p of chunk.parts) {
-          out.set(p, at);
-          at += p.length;
-        }
+        out.set(bytes, info.length);
         return out;
       },
     };
   }
-}
 
-/** The encoder's output is a view into its memory, valid until its next call: copied. */
-function keep(chunk: Mp3Chunk, out: Uint8Array): void {
-  if (out.byteLength === 0) return;
-  chunk.parts.push(out.slice());
-  chunk.bytes += out.byteLength;
+  close(): void {
+    MP3_THREAD.post(this.generation, { t: 'close', id: this.id });
+  }
 }

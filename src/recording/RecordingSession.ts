@@ -303,6 +303,7 @@ export class RecordingSession {
       this._state = 'stopped';
       this.startWall = this.cfg.now();
       this.sessionEndReason = reason;
+      this.writer.close();
       return (this.stopping = Promise.resolve(this.summary()));
     }
     this.sessionEndReason = reason;
@@ -315,6 +316,7 @@ export class RecordingSession {
       this.attachPauses(Infinity);
       this.closeChunk('SessionEnded', true);
     }
+    this.writer.close();
     return (this.stopping = this.delivery.then(() => this.summary()));
   }
 

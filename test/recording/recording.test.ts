@@ -29,7 +29,7 @@ import {
   type RecordingChunk,
   type RecordingOptions,
 } from '../../src/recording/RecordingSession.ts';
-import { Mp3ChunkWriter } from '../../src/recording/ChunkWriter.ts';
+import { Mp3ChunkWriter, terminateMp3Encoders } from '../../src/recording/ChunkWriter.ts';
 import { MP3_DECODER_DELAY, MP3_ENCODER_DELAY, MP3_FRAME_SAMPLES, mp3AudioFrames, parseMp3 } from '../../src/recording/Mp3.ts';
 import { dbfsAmplitude, isSilent, readChannels, toneAmplitude } from '../helpers/audio.ts';
 
@@ -724,4 +724,30 @@ test('start/stop edge cases: stop twice, stop before start, pause/resume when no
   assert.deepEqual(a.leg.taps, [a.capture], 'the recording took its tap away');
   assert.equal(a.leg.sinks.length, 0);
   h.run(5); // nothing breaks after the stop
+});
+
+test('mp3: the encoders run on their own thread; if it dies, the chunks it owed fail plainly and the next recording gets a new one', async () => {
+  const tone = sineTone(440, 1000, -12);
+  const off = new Int32Array(1);
+  const writeSecond = (w: Mp3ChunkWriter) => {
+    for (let f = 0; f < 50; f++) {
+      off[0] = f * FRAME_SAMPLES;
+      w.write([tone], off);
+    }
+  };
+  const a = new Mp3ChunkWriter(1, 48);
+  a.begin();
+  writeSecond(a);
+  await terminateMp3Encoders();
+  const owed = a.end();
+  await assert.rejects(owed.assemble(), /MP3 encoder unavailable: .*(thread|exited)/);
+  a.close();
+
+  const b = new Mp3ChunkWriter(1, 48);
+  b.begin();
+  writeSecond(b);
+  const file = await b.end().assemble();
+  b.close();
+  const mp3 = parseMp3(file);
+  assert.equal(mp3.gaplessSamples, 50 * FRAME_SAMPLES, 'a new thread, a whole second of audio');
 });
