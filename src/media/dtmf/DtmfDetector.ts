@@ -304,6 +304,7 @@ export class DtmfDetector {
   /** The same for the windows in histMag (newest first; slot 0 is also prevRe/prevIm). */
   private readonly histHi = new Uint8Array(3);
   private energy = 0;
+  private winEnergy = 0; // goertzel()'s
   // measured by validate()
   private offset = 0;
   private readonly probeHz = this.state.subarray(64, 69);
@@ -526,42 +527,8 @@ export class DtmfDetector {
   // --- analysis ----------------------------------------------------------------------------------
 
   private analyse(): void {
-    const buf = this.buf;
-    const base = this.pos - N; // oldest of the last N samples
-    const win = WIN;
-    const coef = TONE_COEF;
-    let e = 0;
-    // low group, fused with windowing
-    {
-      const k0 = coef[0]!, k1 = coef[1]!, k2 = coef[2]!, k3 = coef[3]!;
-      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
-      for (let n = 0; n < N; n++) {
-        const v = buf[base + n]! * win[n]!;
-        e += v * v;
-        const a0 = v - a2 + k0 * a1;
-        a2 = a1;
-        a1 = a0;
-        const b0 = v - b2 + k1 * b1;
-        b2 = b1;
-        b1 = b0;
-        const c0 = v - c2 + k2 * c1;
-        c2 = c1;
-        c1 = c0;
-        const d0 = v - d2 + k3 * d1;
-        d2 = d1;
-        d1 = d0;
-      }
-      const g1 = this.g1, g2 = this.g2;
-      g1[0] = a1;
-      g2[0] = a2;
-      g1[1] = b1;
-      g2[1] = b2;
-      g1[2] = c1;
-      g2[2] = c2;
-      g1[3] = d1;
-      g2[3] = d2;
-    }
-    this.energy = e;
+    this.goertzel(0, 0);
+    this.energy = this.winEnergy;
     this.decide();
   }
 
@@ -608,18 +575,20 @@ export class DtmfDetector {
   }
 
   /**
-   * Runs the high-group Goertzel filters over the window `back` hops before the current one
-   * (0: the current one), into g1/g2[4..7]. Same arithmetic as the low group's windowing,
-   * so a window computed late gives bit-identical values.
+   * Runs the four Goertzel filters of group `k` (0: low, 4: high) over the window `back` hops before
+   * the current one, weighted by the Hann window, into g1/g2[k .. k + 3], and the window's energy
+   * into winEnergy. The same arithmetic whenever a window is computed (now or later, here or in
+   * the kernel), so its values are bit-identical.
    */
-  private goertzelHigh(back: number): void {
-    const coef = TONE_COEF;
-    const k0 = coef[4]!, k1 = coef[5]!, k2 = coef[6]!, k3 = coef[7]!;
+  private goertzel(k: number, back: number): void {
+    const k0 = TONE_COEF[k]!, k1 = TONE_COEF[k + 1]!, k2 = TONE_COEF[k + 2]!, k3 = TONE_COEF[k + 3]!;
     let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
+    let e = 0;
     const buf = this.buf, win = WIN;
     const base = this.pos - N - back * HOP;
     for (let n = 0; n < N; n++) {
       const v = buf[base + n]! * win[n]!;
+      e += v * v;
       const a0 = v - a2 + k0 * a1;
       a2 = a1;
       a1 = a0;
@@ -634,20 +603,21 @@ export class DtmfDetector {
       d1 = d0;
     }
     const g1 = this.g1, g2 = this.g2;
-    g1[4] = a1;
-    g2[4] = a2;
-    g1[5] = b1;
-    g2[5] = b2;
-    g1[6] = c1;
-    g2[6] = c2;
-    g1[7] = d1;
-    g2[7] = d2;
+    g1[k] = a1;
+    g2[k] = a2;
+    g1[k + 1] = b1;
+    g2[k + 1] = b2;
+    g1[k + 2] = c1;
+    g2[k + 2] = c2;
+    g1[k + 3] = d1;
+    g2[k + 3] = d2;
+    this.winEnergy = e;
   }
 
   /** Computes the current window's high group (re, im, pw, mag [4..7]) unless already done. */
   private ensureHigh(): void {
     if (this.hiCur) return;
-    this.goertzelHigh(0);
+    this.goertzel(4, 0);
     for (let k = 4; k < 8; k++) {
       const s1 = this.g1[k]!, s2 = this.g2[k]!;
       const r = s1 - TONE_COS[k]! * s2;
@@ -667,7 +637,7 @@ export class DtmfDetector {
    */
   private ensureHistHigh(j: number): void {
     if (this.histHi[j] === 1) return;
-    this.goertzelHigh(j + 1);
+    this.goertzel(4, j + 1);
     for (let k = 4; k < 8; k++) {
       const s1 = this.g1[k]!, s2 = this.g2[k]!;
       const r = s1 - TONE_COS[k]! * s2;
