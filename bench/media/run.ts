@@ -51,6 +51,7 @@ import { FRAME_MS, SAMPLE_RATE } from '../../src/media/MediaFormat.ts';
 import { Player } from '../../src/media/Player.ts';
 import type { ResponseRecordings } from '../../src/media/ResponseRecordings.ts';
 import { parseWav } from '../../src/media/audio/Wav.ts';
+import { DTMF_KERNEL_AVAILABLE } from '../../src/media/dtmf/DtmfDetector.ts';
 import { SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
 
 // ---------------------------------------------------------------- settings
@@ -692,7 +693,7 @@ async function main(): Promise<void> {
   console.log(
     `media bench: scenarios ${SCENARIOS.join(', ')}; calls ${SERIES.join(', ')}; ${TICKS} ticks after ${WARMUP_TICKS} warm-up; ` +
       `real time ${RT_SECONDS} s at ${RT_CALLS.join(', ')} calls; caller speech: ${speechSource}, ${(speech.length / SAMPLE_RATE).toFixed(1)} s looped, ` +
-      `${Math.round((100 * zeros) / speech.length)} % zero samples; load average ${LOAD_AT_START.map((x) => x.toFixed(2)).join(' ')}`,
+      `${Math.round((100 * zeros) / speech.length)} % zero samples; DTMF kernel ${DTMF_KERNEL_AVAILABLE ? 'on' : 'off'}; load average ${LOAD_AT_START.map((x) => x.toFixed(2)).join(' ')}`,
   );
 
   const results: Json = {};
@@ -722,7 +723,7 @@ async function main(): Promise<void> {
     benchmark: 'media',
     at: new Date().toISOString(),
     machine: { cpus: cpus.length, model: cpus[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadAverageAtStart: LOAD_AT_START.map((x) => round(x, 2)) },
-    settings: { scenarios: SCENARIOS, calls: SERIES, ticks: TICKS, warmupTicks: WARMUP_TICKS, spreadTicks: SPREAD_TICKS, realTimeSeconds: RT_SECONDS, realTimeCalls: RT_CALLS, seed: SEED, gcExposed: !!gc },
+    settings: { scenarios: SCENARIOS, calls: SERIES, ticks: TICKS, warmupTicks: WARMUP_TICKS, spreadTicks: SPREAD_TICKS, realTimeSeconds: RT_SECONDS, realTimeCalls: RT_CALLS, seed: SEED, gcExposed: !!gc, dtmfKernel: DTMF_KERNEL_AVAILABLE },
     scenario: {
       legsPerCall: 2,
       callerSpeech: { source: speechSource, seconds: round(speech.length / SAMPLE_RATE, 1), zeroSampleShare: round(zeros / speech.length, 3) },

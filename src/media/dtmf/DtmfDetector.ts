@@ -206,6 +206,9 @@ const KERNEL: KernelHeap | null = (() => {
   }
 })();
 
+/** Whether detectors use the WebAssembly kernel here (false: no WebAssembly SIMD, or TELEGRAPH_DTMF_KERNEL=0). */
+export const DTMF_KERNEL_AVAILABLE = KERNEL !== null;
+
 const DBFS_AMP = 32767;
 /** Goertzel |X|² of a full-scale sine. */
 const FULL_SCALE_X2 = ((DBFS_AMP * SUM_W) / 2) ** 2;
