@@ -200,7 +200,7 @@ class KernelHeap {
 const KERNEL: KernelHeap | null = (() => {
   if (process.env.TELEGRAPH_DTMF_KERNEL === '0') return null;
   try {
-    return new KernelHeap(new Uint8Array(readFileSync(new URL("./dtmfKernel.wasm", import.meta.url))));
+    return new KernelHeap(new Uint8Array(readFileSync(new URL('./dtmfKernel.wasm', import.meta.url))));
   } catch {
     return null;
   }
