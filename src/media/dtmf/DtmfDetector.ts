@@ -537,17 +537,7 @@ export class DtmfDetector {
 
   /** The rest of a window's analysis, once its low-group filters (g1, g2 [0..3]) and energy are in. */
   private decide(): void {
-    // y = s1 − e^{−jω}·s2: the DFT value up to a phase constant that is the same for every window
-    for (let k = 0; k < 4; k++) {
-      const s1 = this.g1[k]!, s2 = this.g2[k]!;
-      const r = s1 - TONE_COS[k]! * s2;
-      const i = TONE_SIN[k]! * s2;
-      this.re[k] = r;
-      this.im[k] = i;
-      const p = r * r + i * i;
-      this.pw[k] = p;
-      this.mag[k] = Math.sqrt(p);
-    }
+    this.spectrum(0);
 
     // window centre and decision time, in 16 kHz samples of the input stream
     const centre = 2 * (this.decCount - N / 2);
@@ -621,7 +611,16 @@ export class DtmfDetector {
   private ensureHigh(): void {
     if (this.hiCur) return;
     this.goertzel(4, 0);
-    for (let k = 4; k < 8; k++) {
+    this.spectrum(4);
+    this.hiCur = true;
+  }
+
+  /**
+   * The current window's re, im, pw, mag [k .. k + 3] from its Goertzel states: y = s1 − e^{−jω}·s2,
+   * the DFT value up to a phase constant that is the same for every window.
+   */
+  private spectrum(k: number): void {
+    for (const end = k + 4; k < end; k++) {
       const s1 = this.g1[k]!, s2 = this.g2[k]!;
       const r = s1 - TONE_COS[k]! * s2;
       const i = TONE_SIN[k]! * s2;
@@ -631,7 +630,6 @@ export class DtmfDetector {
       this.pw[k] = p;
       this.mag[k] = Math.sqrt(p);
     }
-    this.hiCur = true;
   }
 
   /**
