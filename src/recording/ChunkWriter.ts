@@ -7,6 +7,7 @@
 //   - MP3: PCM batched 200 ms at a time and posted to the MP3 encoders' thread (mp3Worker.mjs); at
 //     the end of the chunk the thread flushes the encoder and sends the frames back, and an Info
 //     frame stating the exact length is put in front (see Mp3.ts).
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FRAME_SAMPLES, SAMPLE_RATE } from '../media/MediaFormat.ts';
 import { buildInfoFrame, mp3FileBytes, mp3FrameBytes } from './Mp3.ts';
@@ -153,15 +154,15 @@ function writeWavHeader(out: Uint8Array, dataBytes: number, channels: number): v
   dv.setUint32(40, dataBytes, true);
 }
 
-const MP3_BATCH_FRAMES = 10; // 200 ms per message to the encoders' thread
+const MP3_BATCH_FRAMES = 10; // 200 ms per message to an encoders' thread
 let mp3Phase = 0; // staggers the recordings' messages over the ticks
 
 type Waiter = { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void };
 
 /**
- * The thread the MP3 encoders run on (mp3Worker.mjs): one for the process, started with the first
- * MP3 recording (or preloadMp3Encoder()). It keeps the process alive only while a chunk is awaited
- * from it. If it dies, what was waited for fails, and the next recording starts a new one.
+ * A thread MP3 encoders run on (mp3Worker.mjs; see MP3_THREADS), started with its first MP3
+ * recording (or preloadMp3Encoder()). It keeps the process alive only while a chunk is awaited
+ * from it. If it dies, what was waited for fails, and the next recording on it starts a new one.
  */
 class Mp3Thread {
   private worker: Worker | null = null;
@@ -242,16 +243,21 @@ class Mp3Thread {
   }
 }
 
-const MP3_THREAD = new Mp3Thread();
+/**
+ * One encoder thread carries ~270 mono or ~180 stereo recordings on a core (bench/recording): one
+ * per core but the media thread's, at least one and at most four; each recording keeps to one.
+ */
+const MP3_THREADS = Array.from({ length: Math.max(1, Math.min(4, availableParallelism() - 1)) }, () => new Mp3Thread());
+let nextThread = 0;
 
-/** Starts the MP3 encoders' thread and compiles the encoder (once per process); a recording's first chunk waits for it otherwise. */
+/** Starts the MP3 encoders' threads and compiles the encoder in each; a recording's first chunk waits for it otherwise. */
 export function preloadMp3Encoder(): Promise<void> {
-  return MP3_THREAD.start();
+  return Promise.all(MP3_THREADS.map((t) => t.start())).then(() => undefined);
 }
 
-/** Stops the MP3 encoders' thread (chunks not yet made fail); the next MP3 recording starts it again. */
+/** Stops the MP3 encoders' threads (chunks not yet made fail); the next MP3 recording starts one again. */
 export function terminateMp3Encoders(): Promise<void> {
-  return MP3_THREAD.terminate();
+  return Promise.all(MP3_THREADS.map((t) => t.terminate())).then(() => undefined);
 }
 
 /**
@@ -261,6 +267,7 @@ export function terminateMp3Encoders(): Promise<void> {
  */
 export class Mp3ChunkWriter implements ChunkWriter {
   private readonly batchSamples = MP3_BATCH_FRAMES * FRAME_SAMPLES;
+  private readonly thread: Mp3Thread;
   private readonly id: number;
   private readonly generation: number;
   private readonly phase: number;
@@ -275,7 +282,8 @@ export class Mp3ChunkWriter implements ChunkWriter {
     private readonly kbps: number,
   ) {
     if (channels !== 1 && channels !== 2) throw new RangeError(`MP3 holds 1 or 2 channels, not ${channels}`);
-    [this.id, this.generation] = MP3_THREAD.open(channels, kbps);
+    this.thread = MP3_THREADS[nextThread++ % MP3_THREADS.length]!;
+    [this.id, this.generation] = this.thread.open(channels, kbps);
     this.phase = mp3Phase++ % MP3_BATCH_FRAMES;
   }
 
@@ -285,7 +293,7 @@ export class Mp3ChunkWriter implements ChunkWriter {
     // The first batch of a chunk is shorter by a per-recording phase, so that recordings started
     // together do not all post on the same tick.
     this.target = (MP3_BATCH_FRAMES - this.phase) * FRAME_SAMPLES;
-    MP3_THREAD.post(this.generation, { t: 'begin', id: this.id });
+    this.thread.post(this.generation, { t: 'begin', id: this.id });
   }
 
   write(src: readonly (Int16Array | null)[], off: Int32Array): void {
@@ -315,7 +323,7 @@ export class Mp3ChunkWriter implements ChunkWriter {
     this.target = this.batchSamples;
     if (!batch || n === 0) return;
     const pcm = n === this.batchSamples ? batch : batch.map((b) => b.subarray(0, n));
-    MP3_THREAD.post(this.generation, { t: 'encode', id: this.id, pcm }, batch.map((b) => b.buffer as ArrayBuffer));
+    this.thread.post(this.generation, { t: 'encode', id: this.id, pcm }, batch.map((b) => b.buffer as ArrayBuffer));
   }
 
   fileBytes(frames: number): number {
@@ -324,7 +332,7 @@ export class Mp3ChunkWriter implements ChunkWriter {
 
   end(): PendingChunkFile {
     this.flush();
-    const body = MP3_THREAD.end(this.generation, this.id, this.seq++);
+    const body = this.thread.end(this.generation, this.id, this.seq++);
     body.catch(() => undefined); // (assemble() reports it)
     const frames = this.frames;
     const samples = frames * FRAME_SAMPLES;
@@ -353,6 +361,6 @@ export class Mp3ChunkWriter implements ChunkWriter {
   }
 
   close(): void {
-    MP3_THREAD.post(this.generation, { t: 'close', id: this.id });
+    this.thread.post(this.generation, { t: 'close', id: this.id });
   }
 }
