@@ -530,6 +530,7 @@ export class CallMedia {
         return;
       }
       const samples = recorder.samples(keepFrames);
+      recorder.release();
       void this.recordings.save(leg.call.id, samples).then(
         (saved) => {
           op.details.recordingLocation = saved.location;

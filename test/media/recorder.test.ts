@@ -1,0 +1,47 @@
+// Recorder (src/media/Recorder.ts): frames kept in 1 s blocks up to a bound, pause/resume, and
+// blocks handed back by release() serving the next recordings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FRAME_SAMPLES } from '../../src/media/MediaFormat.ts';
+import { Recorder } from '../../src/media/Recorder.ts';
+
+/** Frame k: samples k·1000 + i (i < 320), so any misplaced frame shows. */
+const frame = (k: number) => Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => ((k * 1000 + i) % 30000) + 1);
+const expected = (ks: number[]) => {
+  const out = new Int16Array(ks.length * FRAME_SAMPLES);
+  ks.forEach((k, j) => out.set(frame(k), j * FRAME_SAMPLES));
+  return out;
+};
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+
+test('recorder: frames across blocks, the bound, pause and resume, samples(n)', () => {
+  const r = new Recorder(130);
+  for (let k = 0; k < 60; k++) r.write(frame(k));
+  r.pause();
+  for (let k = 60; k < 70; k++) r.write(frame(k));
+  r.resume();
+  for (let k = 70; k < 200; k++) r.write(frame(k));
+  assert.equal(r.frameCount, 130);
+  assert.equal(r.full, true);
+  assert.equal(r.durationMs, 2600);
+  assert.deepEqual(r.samples(), expected([...range(0, 60), ...range(70, 140)]));
+  assert.deepEqual(r.samples(55), expected(range(0, 55)));
+});
+
+test('recorder: release() gives the blocks to the next recordings, and the released one records nothing more', () => {
+  const a = new Recorder(1000);
+  for (let k = 0; k < 120; k++) a.write(frame(k)); // 3 blocks
+  const kept = a.samples();
+  a.release();
+  assert.equal(a.frameCount, 0);
+  a.write(frame(0));
+  assert.equal(a.frameCount, 0, 'released: nothing more is recorded');
+  // new recordings take the blocks back (their old content is overwritten, never shown)
+  const b = new Recorder(1000);
+  const c = new Recorder(1000);
+  for (let k = 500; k < 575; k++) b.write(frame(k));
+  for (let k = 900; k < 910; k++) c.write(frame(k));
+  assert.deepEqual(b.samples(), expected(range(500, 575)));
+  assert.deepEqual(c.samples(), expected(range(900, 910)));
+  assert.deepEqual(kept, expected(range(0, 120)), 'what was taken before the release is untouched');
+});
