@@ -2,7 +2,8 @@
 // with its own short-lived access token, and deleted a while after its call ends (as the cloud
 // discards them "shortly after the call ends").
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
@@ -59,7 +60,8 @@ export class ResponseRecordings {
     const entry: Entry = { id, callId, file: null, bytes: null, deleteTimer: null };
     if (this.dir) {
       entry.file = join(this.dir, `${id}.wav`);
-      writeFileSync(entry.file, wav);
+      // not writeFileSync: the media clock runs on this thread, and a recording is up to 3.8 MB
+      await writeFile(entry.file, wav);
     } else {
       entry.bytes = wav;
     }
@@ -93,8 +95,8 @@ export class ResponseRecordings {
     const e = this.entries.get(id);
     if (!e) return;
     if (e.deleteTimer) clearTimeout(e.deleteTimer);
-    if (e.file && existsSync(e.file)) rmSync(e.file, { force: true });
     this.entries.delete(id);
+    if (e.file) void rm(e.file, { force: true }).catch(() => undefined); // (gone already: nothing to do)
   }
 
   /** Reads a recording for a bearer token. Throws RecordingAccessError with the status to answer. */
@@ -112,7 +114,12 @@ export class ResponseRecordings {
     if (rec !== id) throw new RecordingAccessError(403, 'This access token is for another recording.');
     const e = this.entries.get(id);
     if (!e) throw new RecordingAccessError(404, `Recording ${id} does not exist or was deleted after its call ended.`);
-    return e.bytes ?? readFileSync(e.file!);
+    if (e.bytes) return e.bytes;
+    try {
+      return await readFile(e.file!);
+    } catch {
+      throw new RecordingAccessError(404, `Recording ${id} does not exist or was deleted after its call ended.`);
+    }
   }
 
   close(): void {
