@@ -78,7 +78,15 @@ test('detectors made while others run (the kernel memory grows, views are made a
   b += run(det, x, [320], half);
   assert.equal(b, a);
   // and a new one still agrees
-  assert.equal(run(new DtmfDetector(), x, [320]), run(new DtmfDetector({ kernel: false }), x, [320]));
+  const whole = run(new DtmfDetector({ kernel: false }), x, [320]);
+  assert.equal(run(new DtmfDetector(), x, [320]), whole);
+  // reset() right after the memory grew (its views detached): as new
+  const r = new DtmfDetector();
+  run(r, x, [320], 0, half);
+  const more = Array.from({ length: 400 }, () => new DtmfDetector());
+  r.reset();
+  assert.equal(run(r, x, [320]), whole, 'reset after growth');
+  assert.equal(more.length, 400);
 });
 
 test('dtmfKernel.wasm is what dtmfKernel.wat compiles to (npm run build:wasm)', async () => {

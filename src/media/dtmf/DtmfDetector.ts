@@ -397,6 +397,7 @@ export class DtmfDetector {
 
   /** Forgets all state; the next sample fed is time 0. */
   reset(): void {
+    this.bind();
     this.lin.fill(0);
     this.linLen = HB_TAPS - 1;
     this.nextOut = HB_TAPS - 1 + HB_C; // first output centred on input sample 0
@@ -417,11 +418,7 @@ export class DtmfDetector {
    * (each key press is reported once, when recognised).
    */
   process(frame: Int16Array): string {
-    if (this.buf.length === 0) {
-      // the kernel's memory grew: views of it are detached
-      this.lin = KERNEL!.lin(this.slot);
-      this.buf = KERNEL!.buf(this.slot);
-    }
+    this.bind();
     const n = frame.length;
     for (let off = 0; off < n; off += 320) {
       this.feed(frame, off, Math.min(n, off + 320));
@@ -435,6 +432,14 @@ export class DtmfDetector {
     this.lowLevelDbfs = this.qLow[i]!;
     this.highLevelDbfs = this.qHigh[i]!;
     return KEYS[this.qKey[i]!]!;
+  }
+
+  /** Makes the views of this detector's slot again if the kernel's memory grew (which detaches them). */
+  private bind(): void {
+    if (this.slot >= 0 && this.buf.length === 0) {
+      this.lin = KERNEL!.lin(this.slot);
+      this.buf = KERNEL!.buf(this.slot);
+    }
   }
 
   // --- decimation --------------------------------------------------------------------------------
