@@ -171,17 +171,28 @@ class KernelHeap {
     this.res = new Float64Array(mem, 10240, 36);
   }
 
-  alloc(owner: object): number {
+  /** A slot for `owner` (freed when it is collected), or −1 when the memory cannot grow. */
+  tryAlloc(owner: object): number {
     let slot = this.free.pop();
     if (slot === undefined) {
-      slot = this.top;
-      this.top += SLOT_BYTES;
+      const top = this.top + SLOT_BYTES;
       const size = this.memory.buffer.byteLength;
-      if (this.top > size) {
+      if (top > size) {
         // grow by half at least: a burst of new calls should not grow (and detach) it call by call
-        this.memory.grow(Math.max(Math.ceil((this.top - size) / 65536), size >>> 17));
+        const pages = Math.ceil((top - size) / 65536);
+        try {
+          this.memory.grow(Math.max(pages, size >>> 17));
+        } catch {
+          try {
+            this.memory.grow(pages);
+          } catch {
+            return -1;
+          }
+        }
         this.res = new Float64Array(this.memory.buffer, 10240, 36);
       }
+      slot = this.top;
+      this.top = top;
     }
     this.registry.register(owner, slot);
     return slot;
@@ -382,11 +393,13 @@ export class DtmfDetector {
       probe: false,
     };
     this.durUnits = (opts.minDurationMs ?? 30) / ((HOP / FSD) * 1000);
-    this.kernel = (opts.kernel ?? true) && KERNEL !== null;
-    if (this.kernel) {
-      this.slot = KERNEL!.alloc(this);
-      this.lin = KERNEL!.lin(this.slot);
-      this.buf = KERNEL!.buf(this.slot);
+    // a slot in the kernel's memory, unless it cannot grow any more (then this one runs in JavaScript)
+    const slot = (opts.kernel ?? true) && KERNEL !== null ? KERNEL.tryAlloc(this) : -1;
+    this.kernel = slot >= 0;
+    if (slot >= 0) {
+      this.slot = slot;
+      this.lin = KERNEL!.lin(slot);
+      this.buf = KERNEL!.buf(slot);
     } else {
       this.slot = -1;
       this.lin = new Int16Array(LIN);
