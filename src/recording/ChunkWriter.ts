@@ -174,7 +174,15 @@ class Mp3Thread {
   /** Starts the thread if needed; resolves once its encoder module is compiled. */
   start(): Promise<void> {
     if (this.worker) return this.ready;
-    const worker = new Worker(new URL('./mp3Worker.mjs', import.meta.url));
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./mp3Worker.mjs', import.meta.url));
+    } catch (err) {
+      // (no thread: this recording's chunks fail, plainly; the next recording tries again)
+      this.ready = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      this.ready.catch(() => undefined);
+      return this.ready;
+    }
     const generation = ++this.generation;
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -214,7 +222,8 @@ class Mp3Thread {
   open(channels: number, kbps: number): [number, number] {
     void this.start();
     const id = this.nextId++;
-    this.worker!.postMessage({ t: 'open', id, channels, kbps });
+    if (!this.worker) return [id, -1]; // no thread: end() says so
+    this.worker.postMessage({ t: 'open', id, channels, kbps });
     return [id, this.generation];
   }
 
