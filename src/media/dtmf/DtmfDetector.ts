@@ -487,7 +487,7 @@ export class DtmfDetector {
           c4 * (lin[q - 7]! + lin[q + 7]!) +
           c5 * (lin[q - 9]! + lin[q + 9]!) +
           c6 * (lin[q - 11]! + lin[q + 11]!);
-        if (w === CAP) w = this.shift();
+        if (w === CAP) w = this.shift(w);
         buf[w++] = y;
       }
       dec += m;
@@ -513,7 +513,7 @@ export class DtmfDetector {
     const keep = HB_TAPS - 1;
     if (from === 0 && src.length === 320) lin.set(src, keep);
     else for (let i = 0; i < 320; i++) lin[keep + i] = src[from + i]!;
-    if (this.pos + 160 > CAP) this.shift();
+    if (this.pos + 160 > CAP) this.shift(this.pos);
     const pos0 = this.pos;
     const dec0 = this.decCount;
     const first = HOP - (dec0 % HOP); // decimated samples before the first window's end: 1..40
@@ -538,9 +538,9 @@ export class DtmfDetector {
     this.linLen = keep;
   }
 
-  /** Moves the last KEEP samples of the full buffer to its front; returns the new write position. */
-  private shift(): number {
-    this.buf.copyWithin(0, this.pos - KEEP, this.pos);
+  /** Moves the KEEP samples before `end` (the write position) to the buffer's front; returns the new one. */
+  private shift(end: number): number {
+    this.buf.copyWithin(0, end - KEEP, end);
     this.pos = KEEP;
     return KEEP;
   }
