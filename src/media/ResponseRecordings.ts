@@ -24,6 +24,8 @@ interface Entry {
   callId: string;
   file: string | null;
   bytes: Uint8Array | null;
+  /** The file's write (settled once it is on disk, or failed). */
+  written: Promise<void>;
   deleteTimer: NodeJS.Timeout | null;
 }
 
@@ -57,18 +59,25 @@ export class ResponseRecordings {
   async save(callId: string, samples: Int16Array): Promise<{ id: string; location: string; token: string }> {
     const id = randomUUID();
     const wav = writeWav(samples, SAMPLE_RATE, 1);
-    const entry: Entry = { id, callId, file: null, bytes: null, deleteTimer: null };
+    const entry: Entry = { id, callId, file: null, bytes: null, written: Promise.resolve(), deleteTimer: null };
     if (this.dir) {
       entry.file = join(this.dir, `${id}.wav`);
       // not writeFileSync: the media clock runs on this thread, and a recording is up to 3.8 MB
-      await writeFile(entry.file, wav);
+      entry.written = writeFile(entry.file, wav);
     } else {
       entry.bytes = wav;
     }
+    // Known at once (not after the write), so that the call's end, however soon, schedules its deletion.
     this.entries.set(id, entry);
     let set = this.byCall.get(callId);
     if (!set) this.byCall.set(callId, (set = new Set()));
     set.add(id);
+    try {
+      await entry.written;
+    } catch (err) {
+      this.delete(id);
+      throw err;
+    }
     const token = await new SignJWT({ rec: id })
       .setProtectedHeader({ alg: 'HS256' })
       .setAudience(this.location(id))
@@ -96,7 +105,9 @@ export class ResponseRecordings {
     if (!e) return;
     if (e.deleteTimer) clearTimeout(e.deleteTimer);
     this.entries.delete(id);
-    if (e.file) void rm(e.file, { force: true }).catch(() => undefined); // (gone already: nothing to do)
+    // after its write, so that a write still under way cannot leave the file behind
+    const file = e.file;
+    if (file) void e.written.then(() => rm(file, { force: true })).catch(() => undefined); // (gone already: nothing to do)
   }
 
   /** Reads a recording for a bearer token. Throws RecordingAccessError with the status to answer. */
@@ -116,6 +127,7 @@ export class ResponseRecordings {
     if (!e) throw new RecordingAccessError(404, `Recording ${id} does not exist or was deleted after its call ended.`);
     if (e.bytes) return e.bytes;
     try {
+      await e.written;
       return await readFile(e.file!);
     } catch {
       throw new RecordingAccessError(404, `Recording ${id} does not exist or was deleted after its call ended.`);

@@ -1,0 +1,29 @@
+// ResponseRecordings (src/media/ResponseRecordings.ts) on its own: written without blocking, read
+// with its token, and deleted after the retention even when the call ends while the file is still
+// being written.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RecordingAccessError, ResponseRecordings } from '../../src/media/ResponseRecordings.ts';
+import { eventually } from '../helpers/wait.ts';
+
+test('a recording saved as its call ends is still deleted after the retention, file included', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'telegraph-responses-'));
+  const rr = new ResponseRecordings(dataDir, () => 'http://127.0.0.1:1', 60, 50);
+  try {
+    const dir = join(dataDir, 'recordings', 'responses');
+    const saving = rr.save('call-1', new Int16Array(16000 * 10).fill(1000)); // 320 KB: the write takes a while
+    rr.callEnded('call-1'); // before the write is done
+    const { id, token } = await saving;
+    const wav = await rr.read(id, `Bearer ${token}`);
+    assert.equal(wav.length, 44 + 320000, 'readable until the retention runs out');
+    await eventually(() => readdirSync(dir).length === 0, 'the file deleted after the retention', 5000, 10);
+    await assert.rejects(rr.read(id, `Bearer ${token}`), (err) => err instanceof RecordingAccessError && err.status === 404);
+    assert.ok(existsSync(dir));
+  } finally {
+    rr.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
