@@ -14,6 +14,7 @@
 // one Telegraph process owns a root. A crash can leave an unreferenced data or temp file behind;
 // sweep() removes those.
 import { createHash, randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { open, mkdir, readFile, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
@@ -278,13 +279,7 @@ export class FileBlobStore implements BlobStore {
     const partial = prefix.slice(cut); // the start of the next segment
     const out: BlobInfo[] = [];
     const walk = async (dir: string, keyPrefix: string, filter: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch (err) {
-        if (isNotFound(err)) return;
-        throw err;
-      }
+      const entries = await entriesOf(dir);
       for (const e of entries) {
         if (!e.name.startsWith(filter)) continue;
         if (e.isDirectory()) {
@@ -312,13 +307,7 @@ export class FileBlobStore implements BlobStore {
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     const walk = async (dir: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch (err) {
-        if (isNotFound(err)) return;
-        throw err;
-      }
+      const entries = await entriesOf(dir);
       const referenced = new Set<string>();
       for (const e of entries) {
         if (e.isFile() && e.name.endsWith(META_SUFFIX)) {
@@ -347,5 +336,15 @@ export class FileBlobStore implements BlobStore {
     };
     await walk(this.root);
     return removed;
+  }
+}
+
+/** A directory's entries; none when it does not exist. */
+async function entriesOf(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
   }
 }
