@@ -10,6 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FRAME_SAMPLES, SAMPLE_RATE } from '../media/MediaFormat.ts';
+import { WAV_HEADER_BYTES, writeWavHeader } from '../media/audio/Wav.ts';
 import { buildInfoFrame, mp3FileBytes, mp3FrameBytes } from './Mp3.ts';
 
 /** A finished chunk whose file is made on demand (off the media tick). */
@@ -37,7 +38,6 @@ export interface ChunkWriter {
 }
 
 const BLOCK_FRAMES = 50; // 1 s
-const WAV_HEADER_BYTES = 44;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class WavChunkWriter implements ChunkWriter {
@@ -112,7 +112,7 @@ export class WavChunkWriter implements ChunkWriter {
       frames,
       async assemble(): Promise<Uint8Array> {
         const out = new Uint8Array(bytes);
-        writeWavHeader(out, bytes - WAV_HEADER_BYTES, C);
+        writeWavHeader(out, bytes - WAV_HEADER_BYTES, SAMPLE_RATE, C);
         let left = frames * FRAME_SAMPLES * C;
         let at = WAV_HEADER_BYTES;
         for (const b of blocks) {
@@ -133,26 +133,6 @@ export class WavChunkWriter implements ChunkWriter {
   }
 }
 
-/** The canonical 44-byte header: PCM, 16-bit, 16 kHz (what src/media/audio/Wav.ts writeWav writes). */
-function writeWavHeader(out: Uint8Array, dataBytes: number, channels: number): void {
-  const dv = new DataView(out.buffer, out.byteOffset, WAV_HEADER_BYTES);
-  const ascii = (at: number, s: string) => {
-    for (let i = 0; i < 4; i++) out[at + i] = s.charCodeAt(i);
-  };
-  ascii(0, 'RIFF');
-  dv.setUint32(4, 36 + dataBytes, true);
-  ascii(8, 'WAVE');
-  ascii(12, 'fmt ');
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true); // PCM
-  dv.setUint16(22, channels, true);
-  dv.setUint32(24, SAMPLE_RATE, true);
-  dv.setUint32(28, SAMPLE_RATE * channels * 2, true);
-  dv.setUint16(32, channels * 2, true);
-  dv.setUint16(34, 16, true);
-  ascii(36, 'data');
-  dv.setUint32(40, dataBytes, true);
-}
 
 const MP3_BATCH_FRAMES = 10; // 200 ms per message to an encoders' thread
 let mp3Phase = 0; // staggers the recordings' messages over the ticks

@@ -346,22 +346,17 @@ export function parseWav(bytes: Uint8Array, opts: ParseWavOptions = {}): ParsedW
   return { format, samples: pcm, sampleRate: rate };
 }
 
-/** Writes 16-bit PCM WAV from interleaved samples. */
-export function writeWav(samples: Int16Array, sampleRate: number, channels = 1): Uint8Array {
-  if (!Number.isInteger(channels) || channels < 1 || channels > 65535) throw new RangeError(`invalid channel count ${channels}`);
-  if (!Number.isInteger(sampleRate) || sampleRate < 1) throw new RangeError(`invalid sample rate ${sampleRate}`);
-  if (samples.length % channels !== 0) {
-    throw new RangeError(`${samples.length} samples is not a whole number of ${channels}-channel frames`);
-  }
-  const dataLen = samples.length * 2;
-  if (dataLen > 0xffffffff - 36) throw new RangeError('too much audio for a RIFF file');
-  const out = new Uint8Array(44 + dataLen);
-  const dv = new DataView(out.buffer);
+/** Size of the canonical PCM WAV header writeWavHeader() writes. */
+export const WAV_HEADER_BYTES = 44;
+
+/** Writes the canonical 44-byte header of a 16-bit PCM WAV holding `dataBytes` of samples at the start of `out`. */
+export function writeWavHeader(out: Uint8Array, dataBytes: number, sampleRate: number, channels: number): void {
+  const dv = new DataView(out.buffer, out.byteOffset, WAV_HEADER_BYTES);
   const ascii = (off: number, s: string) => {
     for (let i = 0; i < 4; i++) out[off + i] = s.charCodeAt(i);
   };
   ascii(0, 'RIFF');
-  dv.setUint32(4, 36 + dataLen, true);
+  dv.setUint32(4, 36 + dataBytes, true);
   ascii(8, 'WAVE');
   ascii(12, 'fmt ');
   dv.setUint32(16, 16, true);
@@ -372,8 +367,22 @@ export function writeWav(samples: Int16Array, sampleRate: number, channels = 1):
   dv.setUint16(32, channels * 2, true);
   dv.setUint16(34, 16, true);
   ascii(36, 'data');
-  dv.setUint32(40, dataLen, true);
-  for (let i = 0, p = 44; i < samples.length; i++, p += 2) dv.setInt16(p, samples[i]!, true);
+  dv.setUint32(40, dataBytes, true);
+}
+
+/** Writes 16-bit PCM WAV from interleaved samples. */
+export function writeWav(samples: Int16Array, sampleRate: number, channels = 1): Uint8Array {
+  if (!Number.isInteger(channels) || channels < 1 || channels > 65535) throw new RangeError(`invalid channel count ${channels}`);
+  if (!Number.isInteger(sampleRate) || sampleRate < 1) throw new RangeError(`invalid sample rate ${sampleRate}`);
+  if (samples.length % channels !== 0) {
+    throw new RangeError(`${samples.length} samples is not a whole number of ${channels}-channel frames`);
+  }
+  const dataLen = samples.length * 2;
+  if (dataLen > 0xffffffff - 36) throw new RangeError('too much audio for a RIFF file');
+  const out = new Uint8Array(WAV_HEADER_BYTES + dataLen);
+  writeWavHeader(out, dataLen, sampleRate, channels);
+  const dv = new DataView(out.buffer);
+  for (let i = 0, p = WAV_HEADER_BYTES; i < samples.length; i++, p += 2) dv.setInt16(p, samples[i]!, true);
   return out;
 }
 
