@@ -15,11 +15,12 @@ export type PlayItem =
  */
 const frameViews = new WeakMap<Int16Array, Int16Array[]>();
 
-function frameView(src: Int16Array, pos: number): Int16Array {
+const NO_VIEWS: Int16Array[] = [];
+
+function frameViewsOf(src: Int16Array): Int16Array[] {
   let views = frameViews.get(src);
   if (!views) frameViews.set(src, (views = new Array<Int16Array>(Math.floor(src.length / FRAME_SAMPLES))));
-  const k = pos / FRAME_SAMPLES;
-  return (views[k] ??= src.subarray(pos, pos + FRAME_SAMPLES));
+  return views;
 }
 
 export class Player implements FrameSource {
@@ -28,6 +29,9 @@ export class Player implements FrameSource {
   private silenceLeft = 0;
   private dtmf: DtmfGenerator | null = null;
   private dtmfStarted = false;
+  /** The frame views of the buffer last played (a WeakMap lookup per frame showed in profiles at 1,000 calls). */
+  private viewsOf: Int16Array | null = null;
+  private views: Int16Array[] = NO_VIEWS;
 
   get busy(): boolean {
     return this.queue.length > 0;
@@ -53,7 +57,18 @@ export class Player implements FrameSource {
     item.onDone?.(false);
   }
 
+  /** The frame-aligned frame at `pos` of `src`, as a view. */
+  private frameView(src: Int16Array, pos: number): Int16Array {
+    if (this.viewsOf !== src) {
+      this.viewsOf = src;
+      this.views = frameViewsOf(src);
+    }
+    return (this.views[pos / FRAME_SAMPLES] ??= src.subarray(pos, pos + FRAME_SAMPLES));
+  }
+
   private reset(): void {
+    this.viewsOf = null; // (the next item's views are looked up on its first frame; this one's are not held)
+    this.views = NO_VIEWS;
     this.pos = 0;
     this.silenceLeft = 0;
     this.dtmfStarted = false;
@@ -76,7 +91,7 @@ export class Player implements FrameSource {
     if (item.kind === 'buffer') {
       const src = item.samples;
       if (this.pos % FRAME_SAMPLES === 0 && this.pos + FRAME_SAMPLES <= src.length) {
-        const view = frameView(src, this.pos);
+        const view = this.frameView(src, this.pos);
         this.pos += FRAME_SAMPLES;
         if (this.pos >= src.length) {
           if (item.loop) this.pos = 0;
@@ -104,7 +119,7 @@ export class Player implements FrameSource {
         let written = 0;
         if (this.pos % FRAME_SAMPLES === 0 && this.pos + FRAME_SAMPLES <= src.length) {
           // a whole frame, frame-aligned (nearly every read): a view made once per buffer, not per read
-          out.set(frameView(src, this.pos));
+          out.set(this.frameView(src, this.pos));
           written = FRAME_SAMPLES;
           this.pos += FRAME_SAMPLES;
           if (this.pos >= src.length && item.loop) this.pos = 0;

@@ -131,6 +131,12 @@ const WIN = (() => {
   for (let n = 0; n < N; n++) w[n] = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / N);
   return w;
 })();
+/** The half-band decimator's taps as its f32 arithmetic uses them: centre, then ±1 … ±11. */
+const HB_COEF32 = new Float32Array([HB_COEF.centre, ...HB_COEF.c]);
+/** The window and the Goertzel coefficients as the f32 filters use them. */
+const WIN32 = new Float32Array(WIN);
+const TONE_COEF32 = new Float32Array(TONE_COEF);
+const f32 = Math.fround;
 
 /**
  * Where feed() has its next output once whole 320-sample frames have been fed (the state the
@@ -140,7 +146,9 @@ const KERNEL_NEXT_OUT = HB_C + 12;
 
 /** Byte offset of a slot's decimated signal (after its 342 input samples, 16-byte aligned). */
 const BUF_AT = 688;
-const SLOT_BYTES = BUF_AT + CAP * 8;
+const SLOT_BYTES = BUF_AT + CAP * 4;
+/** f64 per window in the kernel's SPEC: re, im, pw, mag of the low group, then the row test's result. */
+const SPEC_WINDOW = 17;
 /** Slots start here; below is the kernel's own scratch. */
 const HEAP_BASE = 16384;
 
@@ -151,8 +159,9 @@ const HEAP_BASE = 16384;
  * its views at each frame and makes them again when that has happened.
  */
 class KernelHeap {
-  readonly frame: (input: number, x: number, first: number) => void;
+  readonly frame: (input: number, x: number, first: number, buf: number, shift: number, floor: number, neighbour: number, shareBound: number) => void;
   res: Float64Array; // RES: 4 windows × (s1[0..3], s2[0..3], energy)
+  spec: Float64Array; // SPEC: 4 windows × (re, im, pw, mag [0..3], row test passed)
   private readonly memory: WebAssembly.Memory;
   private readonly free: number[] = [];
   private top = HEAP_BASE;
@@ -163,12 +172,13 @@ class KernelHeap {
     this.frame = inst.exports.frame as KernelHeap['frame'];
     this.memory = inst.exports.memory as WebAssembly.Memory;
     const mem = this.memory.buffer;
-    new Float64Array(mem, 8192, N).set(WIN);
-    const coef = new Float64Array(mem, 9600, 11);
-    coef[0] = HB_COEF.centre;
-    coef.set(HB_COEF.c, 1);
-    coef.set(TONE_COEF.subarray(0, 4), 7);
+    new Float32Array(mem, 8192, N).set(WIN32);
+    new Float32Array(mem, 9712, 7).set(HB_COEF32);
+    new Float32Array(mem, 9696, 4).set(TONE_COEF32.subarray(0, 4));
+    new Float64Array(mem, 10560, 4).set(TONE_COS.subarray(0, 4));
+    new Float64Array(mem, 10592, 4).set(TONE_SIN.subarray(0, 4));
     this.res = new Float64Array(mem, 10240, 36);
+    this.spec = new Float64Array(mem, 10624, 4 * SPEC_WINDOW);
   }
 
   /** A slot for `owner` (freed when it is collected), or −1 when the memory cannot grow. */
@@ -190,6 +200,7 @@ class KernelHeap {
           }
         }
         this.res = new Float64Array(this.memory.buffer, 10240, 36);
+        this.spec = new Float64Array(this.memory.buffer, 10624, 4 * SPEC_WINDOW);
       }
       slot = this.top;
       this.top = top;
@@ -202,8 +213,8 @@ class KernelHeap {
     return new Int16Array(this.memory.buffer, slot, LIN);
   }
 
-  buf(slot: number): Float64Array {
-    return new Float64Array(this.memory.buffer, slot + BUF_AT, CAP);
+  buf(slot: number): Float32Array {
+    return new Float32Array(this.memory.buffer, slot + BUF_AT, CAP);
   }
 }
 
@@ -265,7 +276,26 @@ interface Limits {
   twistR: number;
   neighbour: number;
   share: number;
+  /**
+   * A window whose energy exceeds its row tone's |X|² times this fails the share test whatever its
+   * column: the column tone is at most twistR times the row's, and the window loses at most g² of a
+   * tone within tolerance. Checked before the high group is computed (most speech windows that pass
+   * the row test fail here); 1e-6 over the exact bound, so rounding never rejects a window the
+   * share test would pass.
+   */
+  shareBound: number;
   probe: boolean;
+}
+
+/** The Hann window's amplitude response to a tone `d` bins (50 Hz) from a filter: sinc(d)/(1 − d²), as validate() undoes it. */
+function hannGain(d: number): number {
+  return d < 1e-6 ? 1 : Math.abs(Math.sin(Math.PI * d) / (Math.PI * d) / (1 - d * d));
+}
+
+/** Limits.shareBound for these limits (the largest row tolerance is the highest row tone's). */
+function shareBound(tol: number, twistR: number, share: number): number {
+  const g = hannGain((tol * FREQS[3]!) / BIN_HZ);
+  return (((1 + twistR) * 2 * SUM_W2) / (g * g * SUM_W * SUM_W * share)) * (1 + 1e-6);
 }
 
 export class DtmfDetector {
@@ -281,6 +311,8 @@ export class DtmfDetector {
   private readonly relaxed: Limits;
   private readonly durUnits: number;
   private readonly kernel: boolean;
+  /** validate()'s first threshold with the strict limits, for the kernel's row test. */
+  private readonly rowFloor: number;
 
   // constants per tone
   // the small per-window arrays below are views of this one buffer: a detector's state then lies
@@ -293,12 +325,14 @@ export class DtmfDetector {
   // a byte offset; −1 without): the kernel reads the one and appends to the other in place.
   private readonly slot: number;
   private lin: Int16Array;
-  private buf: Float64Array;
+  private buf: Float32Array;
   private linLen = HB_TAPS - 1; // zeros stand for the samples before the stream
   private nextOut = 0; // lin index of the newest sample of the next output
 
   // analysis buffer: buf[pos − N, pos) is the current window, and the 3 before it lie just before
-  // and the 3 before it, whose high-group filters may be needed later (see ensureHigh)
+  // and the 3 before it, whose high-group filters may be needed later (see ensureHigh). The
+  // decimator's outputs are computed in f64 and kept as f32: half the memory a detector moves per
+  // frame (at 1,000 calls that is what costs), and 24 bits are far beyond what 16-bit input holds.
   private pos = KEEP;
   private decCount = 0; // decimated samples produced
   private centre = 0; // centre of the current window, in input samples (a field: see measureOffset)
@@ -381,6 +415,7 @@ export class DtmfDetector {
       twistR: Math.pow(10, tr / 10),
       neighbour: Math.pow(10, 6 / 10),
       share: 0.9,
+      shareBound: shareBound(tol, Math.pow(10, tr / 10), 0.9),
       probe: true,
     };
     this.relaxed = {
@@ -390,8 +425,10 @@ export class DtmfDetector {
       twistR: Math.pow(10, (tr + 2) / 10),
       neighbour: Math.pow(10, 3 / 10),
       share: 0.6,
+      shareBound: shareBound(tol + 0.01, Math.pow(10, (tr + 2) / 10), 0.6),
       probe: false,
     };
+    this.rowFloor = this.strict.minPow * 0.4;
     this.durUnits = (opts.minDurationMs ?? 30) / ((HOP / FSD) * 1000);
     // a slot in the kernel's memory, unless it cannot grow any more (then this one runs in JavaScript)
     const slot = (opts.kernel ?? true) && KERNEL !== null ? KERNEL.tryAlloc(this) : -1;
@@ -403,7 +440,7 @@ export class DtmfDetector {
     } else {
       this.slot = -1;
       this.lin = new Int16Array(LIN);
-      this.buf = new Float64Array(CAP);
+      this.buf = new Float32Array(CAP);
     }
     this.reset();
   }
@@ -465,10 +502,9 @@ export class DtmfDetector {
     const lin = this.lin;
     let len = this.linLen;
     for (let i = from; i < to; i++) lin[len++] = src[i]!;
-    const c = HB_COEF.c;
-    const c0 = HB_COEF.centre;
+    const c = HB_COEF32;
     const buf = this.buf;
-    const c1 = c[0]!, c2 = c[1]!, c3 = c[2]!, c4 = c[3]!, c5 = c[4]!, c6 = c[5]!;
+    const c0 = c[0]!, c1 = c[1]!, c2 = c[2]!, c3 = c[3]!, c4 = c[4]!, c5 = c[5]!, c6 = c[6]!;
     let p = this.nextOut;
     while (p < len) {
       // produce outputs up to the next analysis point in a tight loop (state in locals), then analyse
@@ -479,14 +515,14 @@ export class DtmfDetector {
       let w = this.pos;
       for (let j = 0; j < m; j++, p += 2) {
         const q = p - HB_C; // centre
-        const y =
-          c0 * lin[q]! +
-          c1 * (lin[q - 1]! + lin[q + 1]!) +
-          c2 * (lin[q - 3]! + lin[q + 3]!) +
-          c3 * (lin[q - 5]! + lin[q + 5]!) +
-          c4 * (lin[q - 7]! + lin[q + 7]!) +
-          c5 * (lin[q - 9]! + lin[q + 9]!) +
-          c6 * (lin[q - 11]! + lin[q + 11]!);
+        // in f32, as the kernel (the sums of two int16 and their products with an f32 are exact in
+        // f64, so rounding each to f32 gives the f32 operation's result)
+        let y = f32(f32(c0 * lin[q]!) + f32(c1 * (lin[q - 1]! + lin[q + 1]!)));
+        y = f32(y + f32(c2 * (lin[q - 3]! + lin[q + 3]!)));
+        y = f32(y + f32(c3 * (lin[q - 5]! + lin[q + 5]!)));
+        y = f32(y + f32(c4 * (lin[q - 7]! + lin[q + 7]!)));
+        y = f32(y + f32(c5 * (lin[q - 9]! + lin[q + 9]!)));
+        y = f32(y + f32(c6 * (lin[q - 11]! + lin[q + 11]!)));
         if (w === CAP) w = this.shift(w);
         buf[w++] = y;
       }
@@ -504,23 +540,47 @@ export class DtmfDetector {
   }
 
   /**
-   * A whole frame through the WebAssembly kernel: it decimates the frame and runs the four
-   * windows' low-group filters; the windows are then decided in order, each with the ring and the
-   * counters as they stand at its end, exactly as feed()'s own loop leaves them.
+   * A whole frame through the WebAssembly kernel: it decimates the frame, runs the four windows'
+   * low-group filters and spectra, and tells which windows pass the row test. The windows are then
+   * decided in order, each with the ring and the counters as they stand at its end, exactly as
+   * feed()'s own loop leaves them; but a run of windows that can lead to nothing (no key in
+   * progress, and the row test failed or there is no previous window) is only remembered, in one
+   * step: on speech that is most windows, and their decide() was most of the detector's JavaScript.
    */
   private feedKernel(src: Int16Array, from: number): void {
     const lin = this.lin;
     const keep = HB_TAPS - 1;
     if (from === 0 && src.length === 320) lin.set(src, keep);
     else for (let i = 0; i < 320; i++) lin[keep + i] = src[from + i]!;
-    if (this.pos + 160 > CAP) this.shift(this.pos);
+    // a full buffer is shifted by the kernel (shift()'s work, without a call into the runtime)
+    let shift = -1;
+    if (this.pos + 160 > CAP) {
+      shift = this.pos - KEEP;
+      this.pos = KEEP;
+    }
     const pos0 = this.pos;
     const dec0 = this.decCount;
     const first = HOP - (dec0 % HOP); // decimated samples before the first window's end: 1..40
     const heap = KERNEL!;
-    heap.frame(this.slot, this.slot + BUF_AT + (pos0 - 160) * 8, first);
+    const bufAt = this.slot + BUF_AT;
+    const lim = this.strict;
+    heap.frame(this.slot, bufAt + (pos0 - 160) * 4, first, bufAt, shift, this.rowFloor, lim.neighbour, lim.shareBound);
     const res = heap.res;
-    for (let w = 0; w < 4; w++) {
+    const spec = heap.spec;
+    for (let w = 0; w < 4; ) {
+      if (this.cand < 0) {
+        let end = w;
+        let prev = this.havePrev;
+        while (end < 4 && !(prev && spec[end * SPEC_WINDOW + 16] !== 0)) {
+          end++;
+          prev = true;
+        }
+        if (end > w) {
+          this.remember(spec, w, end, dec0 + first);
+          w = end;
+          continue;
+        }
+      }
       const ahead = first + w * HOP;
       this.pos = pos0 + ahead;
       this.decCount = dec0 + ahead;
@@ -531,11 +591,45 @@ export class DtmfDetector {
       }
       this.energy = res[at + 8]!;
       this.decide();
+      w++;
     }
     this.pos = pos0 + 160;
     this.decCount = dec0 + 160;
-    for (let i = 0; i < keep; i++) lin[i] = lin[320 + i]!;
-    this.linLen = keep;
+    this.linLen = keep; // (the kernel moved the input's last samples to the front)
+  }
+
+  /**
+   * What decide() leaves of the kernel's windows [from, to) when none can lead to a key: each is
+   * remembered (its low group's phase and magnitudes; its high group not computed) and the history
+   * moves on by to − from windows. `end0`: the first window's end, in decimated samples.
+   */
+  private remember(spec: Float64Array, from: number, to: number, end0: number): void {
+    const m = to - from;
+    const h = this.histMag, hh = this.histHi, ht = this.histT;
+    // slots m.. take the older ones (whole: their high groups too); slots below m the new windows,
+    // whose high group is not computed (histHi 0; their high entries, unread, keep slot 0's as
+    // decide()'s shifting leaves them)
+    for (let j = 2; j >= m; j--) {
+      const o = (j - m) * 8;
+      for (let k = 0; k < 8; k++) h[j * 8 + k] = h[o + k]!;
+      hh[j] = hh[j - m]!;
+      ht[j] = ht[j - m]!;
+    }
+    for (let j = Math.min(m, 3) - 1; j >= 0; j--) {
+      const at = (to - 1 - j) * SPEC_WINDOW;
+      for (let k = 0; k < 4; k++) h[j * 8 + k] = spec[at + 12 + k]!;
+      if (j > 0) for (let k = 4; k < 8; k++) h[j * 8 + k] = h[k]!;
+      hh[j] = 0;
+      ht[j] = 2 * (end0 + (to - 1 - j) * HOP - N / 2);
+    }
+    const at = (to - 1) * SPEC_WINDOW;
+    for (let k = 0; k < 4; k++) {
+      this.prevRe[k] = spec[at + k]!;
+      this.prevIm[k] = spec[at + 4 + k]!;
+    }
+    this.havePrev = true;
+    this.hiCur = false;
+    this.histCount = Math.min(3, this.histCount + m);
   }
 
   /** Moves the KEEP samples before `end` (the write position) to the buffer's front; returns the new one. */
@@ -588,28 +682,30 @@ export class DtmfDetector {
   /**
    * Runs the four Goertzel filters of group `k` (0: low, 4: high) over the window `back` hops before
    * the current one, weighted by the Hann window, into g1/g2[k .. k + 3], and the window's energy
-   * into winEnergy. The same arithmetic whenever a window is computed (now or later, here or in
-   * the kernel), so its values are bit-identical.
+   * into winEnergy. In f32 (each operation rounded by Math.fround, as the kernel's f32x4 lanes
+   * round it: the two agree bit for bit), and the same arithmetic whenever a window is computed
+   * (now or later, here or in the kernel). f32 is ample here: 160 steps of a stable recurrence, on
+   * input quantised to 16 bits, judged in decibels.
    */
   private goertzel(k: number, back: number): void {
-    const k0 = TONE_COEF[k]!, k1 = TONE_COEF[k + 1]!, k2 = TONE_COEF[k + 2]!, k3 = TONE_COEF[k + 3]!;
+    const k0 = TONE_COEF32[k]!, k1 = TONE_COEF32[k + 1]!, k2 = TONE_COEF32[k + 2]!, k3 = TONE_COEF32[k + 3]!;
     let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
     let e = 0;
-    const buf = this.buf, win = WIN;
+    const buf = this.buf, win = WIN32;
     const base = this.pos - N - back * HOP;
     for (let n = 0; n < N; n++) {
-      const v = buf[base + n]! * win[n]!;
-      e += v * v;
-      const a0 = v - a2 + k0 * a1;
+      const v = f32(buf[base + n]! * win[n]!);
+      e = f32(e + f32(v * v));
+      const a0 = f32(f32(v - a2) + f32(k0 * a1));
       a2 = a1;
       a1 = a0;
-      const b0 = v - b2 + k1 * b1;
+      const b0 = f32(f32(v - b2) + f32(k1 * b1));
       b2 = b1;
       b1 = b0;
-      const c0 = v - c2 + k2 * c1;
+      const c0 = f32(f32(v - c2) + f32(k2 * c1));
       c2 = c1;
       c1 = c0;
-      const d0 = v - d2 + k3 * d1;
+      const d0 = f32(f32(v - d2) + f32(k3 * d1));
       d2 = d1;
       d1 = d0;
     }
@@ -700,6 +796,7 @@ export class DtmfDetector {
     const floor = lim.minPow * 0.4;
     if (pr < floor) return -1;
     for (let k = 0; k < 4; k++) if (k !== r && pw[k]! * lim.neighbour > pr) return -1;
+    if (this.energy > pr * lim.shareBound) return -1;
     // the row test passed: only now is the high group needed
     this.ensureHigh();
     let c: number;
@@ -720,10 +817,8 @@ export class DtmfDetector {
     const dc = this.offset;
     if (Math.abs(dc) > lim.tol * FREQS[c]!) return -1;
     // undo the window's loss at the measured offset (Hann main lobe: sinc(d)/(1 − d²), d in bins)
-    let g = Math.abs(dr) / BIN_HZ;
-    const gr = g < 1e-6 ? 1 : Math.abs(Math.sin(Math.PI * g) / (Math.PI * g) / (1 - g * g));
-    g = Math.abs(dc) / BIN_HZ;
-    const gc = g < 1e-6 ? 1 : Math.abs(Math.sin(Math.PI * g) / (Math.PI * g) / (1 - g * g));
+    const gr = hannGain(Math.abs(dr) / BIN_HZ);
+    const gc = hannGain(Math.abs(dc) / BIN_HZ);
     const Pr = pr / (gr * gr);
     const Pc = pc / (gc * gc);
     if (Pr < lim.minPow || Pc < lim.minPow) return -1;
