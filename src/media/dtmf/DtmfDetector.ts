@@ -160,6 +160,9 @@ const HEAP_BASE = 16384;
  */
 class KernelHeap {
   readonly frame: (input: number, x: number, first: number, buf: number, shift: number, floor: number, neighbour: number, shareBound: number) => void;
+  /** One window's filters for tones k..k+3: goertzel(window's address, 9696 + 4k); results in gres. */
+  readonly goertzel: (x: number, coef: number) => void;
+  gres: Float64Array; // GRES: s1[0..3], s2[0..3], energy
   res: Float64Array; // RES: 4 windows × (s1[0..3], s2[0..3], energy)
   spec: Float64Array; // SPEC: 4 windows × (re, im, pw, mag [0..3], row test passed)
   private readonly memory: WebAssembly.Memory;
@@ -170,15 +173,17 @@ class KernelHeap {
   constructor(bytes: Uint8Array<ArrayBuffer>) {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
     this.frame = inst.exports.frame as KernelHeap['frame'];
+    this.goertzel = inst.exports.goertzel as KernelHeap['goertzel'];
     this.memory = inst.exports.memory as WebAssembly.Memory;
     const mem = this.memory.buffer;
     new Float32Array(mem, 8192, N).set(WIN32);
-    new Float32Array(mem, 9712, 7).set(HB_COEF32);
-    new Float32Array(mem, 9696, 4).set(TONE_COEF32.subarray(0, 4));
+    new Float32Array(mem, 9728, 7).set(HB_COEF32);
+    new Float32Array(mem, 9696, 8).set(TONE_COEF32);
     new Float64Array(mem, 10560, 4).set(TONE_COS.subarray(0, 4));
     new Float64Array(mem, 10592, 4).set(TONE_SIN.subarray(0, 4));
     this.res = new Float64Array(mem, 10240, 36);
     this.spec = new Float64Array(mem, 10624, 4 * SPEC_WINDOW);
+    this.gres = new Float64Array(mem, 11360, 9);
   }
 
   /** A slot for `owner` (freed when it is collected), or −1 when the memory cannot grow. */
@@ -201,6 +206,7 @@ class KernelHeap {
         }
         this.res = new Float64Array(this.memory.buffer, 10240, 36);
         this.spec = new Float64Array(this.memory.buffer, 10624, 4 * SPEC_WINDOW);
+        this.gres = new Float64Array(this.memory.buffer, 11360, 9);
       }
       slot = this.top;
       this.top = top;
@@ -688,11 +694,22 @@ export class DtmfDetector {
    * input quantised to 16 bits, judged in decibels.
    */
   private goertzel(k: number, back: number): void {
+    const base = this.pos - N - back * HOP;
+    if (this.kernel) {
+      const heap = KERNEL!;
+      heap.goertzel(this.slot + BUF_AT + base * 4, 9696 + 4 * k);
+      const r = heap.gres, g1 = this.g1, g2 = this.g2;
+      for (let i = 0; i < 4; i++) {
+        g1[k + i] = r[i]!;
+        g2[k + i] = r[4 + i]!;
+      }
+      this.winEnergy = r[8]!;
+      return;
+    }
     const k0 = TONE_COEF32[k]!, k1 = TONE_COEF32[k + 1]!, k2 = TONE_COEF32[k + 2]!, k3 = TONE_COEF32[k + 3]!;
     let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
     let e = 0;
     const buf = this.buf, win = WIN32;
-    const base = this.pos - N - back * HOP;
     for (let n = 0; n < N; n++) {
       const v = f32(buf[base + n]! * win[n]!);
       e = f32(e + f32(v * v));

@@ -16,10 +16,11 @@
 ;;   EVEN  1024   172 f32     IN[2i]   (the half-band filter's centre taps)
 ;;   ODD   2400   172 f32     IN[2i+1] (its odd taps)
 ;;   WIN   8192   160 f32     the Hann window (rounded to f32, as the detector's WIN32)
-;;   HB    9712   c0..c6 (half-band: centre, then the odd taps ±1 … ±11, f32): 7 f32
-;;   K     9696   k0..k3 (2·cos ω of the four low-group tones, f32): 4 f32
+;;   HB    9728   c0..c6 (half-band: centre, then the odd taps ±1 … ±11, f32): 7 f32
+;;   K     9696   k0..k7 (2·cos ω of the eight tones, f32): 8 f32
 ;;   RES   10240  per window i = 0..3: s1[0..3], s2[0..3] (Goertzel states), energy: 9 f64
 ;;   TONE  10560  cos ω and sin ω of the four low-group tones: 8 f64
+;;   GRES  11360  goertzel()'s results: s1[0..3], s2[0..3], energy: 9 f64
 ;;   TMP   11200  the four windows' filter states and energies, as vectors (144 bytes)
 ;;   SPEC  10624  per window i = 0..3 (136 bytes each): re[0..3], im[0..3], pw[0..3], mag[0..3] of the
 ;;                low group (the detector's spectrum()), then 1 if the window passes validate()'s first
@@ -64,13 +65,13 @@
 
     ;; 2. half-band decimation in f32, four outputs at a time. Output j is centred on IN[12 + 2j] =
     ;; EVEN[6 + j]; its tap pair ±(2k − 1) is ODD[6 + j − k] + ODD[5 + j + k]. Written to X[160 + j].
-    (local.set $c0 (v128.load32_splat offset=9712 (i32.const 0)))
-    (local.set $c1 (v128.load32_splat offset=9716 (i32.const 0)))
-    (local.set $c2 (v128.load32_splat offset=9720 (i32.const 0)))
-    (local.set $c3 (v128.load32_splat offset=9724 (i32.const 0)))
-    (local.set $c4 (v128.load32_splat offset=9728 (i32.const 0)))
-    (local.set $c5 (v128.load32_splat offset=9732 (i32.const 0)))
-    (local.set $c6 (v128.load32_splat offset=9736 (i32.const 0)))
+    (local.set $c0 (v128.load32_splat offset=9728 (i32.const 0)))
+    (local.set $c1 (v128.load32_splat offset=9732 (i32.const 0)))
+    (local.set $c2 (v128.load32_splat offset=9736 (i32.const 0)))
+    (local.set $c3 (v128.load32_splat offset=9740 (i32.const 0)))
+    (local.set $c4 (v128.load32_splat offset=9744 (i32.const 0)))
+    (local.set $c5 (v128.load32_splat offset=9748 (i32.const 0)))
+    (local.set $c6 (v128.load32_splat offset=9752 (i32.const 0)))
     (local.set $a (i32.const 0))
     (loop $dec
       (v128.store offset=640 (i32.add (local.get $x) (local.get $a))
@@ -224,4 +225,27 @@
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br_if $item (i32.lt_u (local.get $n) (i32.const 9))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $lane (i32.lt_u (local.get $i) (i32.const 4))))))
+      (br_if $lane (i32.lt_u (local.get $i) (i32.const 4)))))
+  ;; One window's filters for four tones (the high group, when the detector needs it), as the
+  ;; detector's goertzel() computes them: the window starts at $a, the tones' coefficients at $k.
+  ;; One tone per lane; results to GRES.
+  (func (export "goertzel") (param $a i32) (param $k i32)
+    (local $n i32) (local $v f32) (local $e f32) (local $g v128) (local $s1 v128) (local $s2 v128) (local $t v128)
+    (local.set $g (v128.load (local.get $k)))
+    (loop $win
+      (local.set $v (f32.mul (f32.load (local.get $a)) (f32.load offset=8192 (i32.shl (local.get $n) (i32.const 2)))))
+      (local.set $e (f32.add (local.get $e) (f32.mul (local.get $v) (local.get $v))))
+      (local.set $t (f32x4.add (f32x4.sub (f32x4.splat (local.get $v)) (local.get $s2)) (f32x4.mul (local.get $g) (local.get $s1))))
+      (local.set $s2 (local.get $s1)) (local.set $s1 (local.get $t))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $win (i32.lt_u (local.get $n) (i32.const 160))))
+    (f64.store offset=11360 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $s1))))
+    (f64.store offset=11368 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $s1))))
+    (f64.store offset=11376 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 2 (local.get $s1))))
+    (f64.store offset=11384 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $s1))))
+    (f64.store offset=11392 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $s2))))
+    (f64.store offset=11400 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $s2))))
+    (f64.store offset=11408 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 2 (local.get $s2))))
+    (f64.store offset=11416 (i32.const 0) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $s2))))
+    (f64.store offset=11424 (i32.const 0) (f64.promote_f32 (local.get $e)))))
