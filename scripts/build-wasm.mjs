@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
 
-export const KERNELS = ['src/media/dtmf/dtmfKernel.wat'];
+export const KERNELS = ['src/media/dtmf/dtmfKernel.wat', 'src/media/vad/vadKernel.wat'];
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 export async function compileWat(path) {

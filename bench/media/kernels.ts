@@ -1,6 +1,7 @@
 // Per-frame CPU cost of the media engine's DSP kernels on speech, with many instances live (as on a
 // loaded server: their state does not all fit the caches). Prints µs per 20 ms frame.
-//   node --import tsx bench/media/kernels.ts
+//   node --import tsx bench/media/kernels.ts [all | dtmf | vad | vad-kernel | vad-js]
+// (vad: the speech detector with its WebAssembly kernel, then without; vad-kernel, vad-js: one of them)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -46,9 +47,10 @@ function run(name: string, make: () => { process(f: Int16Array): unknown }): voi
     const t = process.cpuUsage(t0);
     best = Math.min(best, (t.user + t.system) / n);
   }
-  console.log(`${name.padEnd(16)} ${best.toFixed(2)} µs/frame (${INSTANCES} instances, ${frames.length} speech frames, best of ${ROUNDS})`);
+  console.log(`${name.padEnd(18)} ${best.toFixed(2)} µs/frame (${INSTANCES} instances, ${frames.length} speech frames, best of ${ROUNDS})`);
 }
 
 const which = process.argv[2] ?? 'all';
 if (which === 'all' || which === 'dtmf') run('DtmfDetector', () => new DtmfDetector());
-if (which === 'all' || which === 'vad') run('SpeechDetector', () => new SpeechDetector());
+if (which === 'all' || which === 'vad' || which === 'vad-kernel') run('SpeechDetector', () => new SpeechDetector());
+if (which === 'all' || which === 'vad' || which === 'vad-js') run('SpeechDetector JS', () => new SpeechDetector({ kernel: false }));

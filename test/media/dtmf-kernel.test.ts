@@ -1,13 +1,14 @@
 /**
  * The DTMF detector's WebAssembly kernel (src/media/dtmf/dtmfKernel.wat) against its JavaScript
  * path: the same keys, times and levels, bit for bit, on speech, keys and noise; through the
- * kernel memory's growth (which detaches every view of it); and the committed .wasm is what the .wat
- * compiles to. The clause-by-clause tests of the standard (dtmf.test.ts) run through the kernel.
+ * kernel memory's growth (which detaches every view of it); and each committed kernel .wasm (this
+ * one's and the speech detector's) is what its .wat compiles to. The clause-by-clause tests of the
+ * standard (dtmf.test.ts) run through the kernel.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import initWabt from 'wabt';
+import { KERNELS, compileWat } from '../../scripts/build-wasm.mjs';
 import { DtmfDetector } from '../../src/media/dtmf/DtmfDetector.ts';
 import { DTMF_HIGH, DTMF_KEYS, DTMF_LOW, addDtmfTone, addGaussianNoise, openSpeechSynth, prng, toInt16 } from '../helpers/audio.ts';
 
@@ -89,17 +90,12 @@ test('detectors made while others run (the kernel memory grows, views are made a
   assert.equal(more.length, 400);
 });
 
-test('dtmfKernel.wasm is what dtmfKernel.wat compiles to (npm run build:wasm)', async () => {
-  const wabt = await initWabt();
-  const url = new URL('../../src/media/dtmf/dtmfKernel.wat', import.meta.url);
-  const mod = wabt.parseWat('dtmfKernel.wat', readFileSync(url, 'utf8'), { simd: true });
-  try {
-    mod.validate();
-    const built = Buffer.from(mod.toBinary({ write_debug_names: false }).buffer);
-    const committed = readFileSync(new URL('../../src/media/dtmf/dtmfKernel.wasm', import.meta.url));
-    assert.ok(built.equals(committed), 'src/media/dtmf/dtmfKernel.wasm is stale: run npm run build:wasm');
-  } finally {
-    mod.destroy();
+test('each kernel .wasm (dtmfKernel, vadKernel: KERNELS of npm run build:wasm) is what its .wat compiles to', async () => {
+  assert.ok(KERNELS.includes('src/media/dtmf/dtmfKernel.wat') && KERNELS.includes('src/media/vad/vadKernel.wat'), `KERNELS: ${KERNELS.join(', ')}`);
+  for (const wat of KERNELS) {
+    const wasm = wat.replace(/\.wat$/, '.wasm');
+    const committed = readFileSync(new URL(`../../${wasm}`, import.meta.url));
+    assert.ok((await compileWat(wat)).equals(committed), `${wasm} is stale: run npm run build:wasm`);
   }
 });
 

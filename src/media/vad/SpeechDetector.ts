@@ -48,6 +48,15 @@
  *      were before it. So noise steps do not cancel an initial-silence timeout nor restart a
  *      max-silence one (a timer that would have fired meanwhile fires late, at the withdrawal).
  *
+ * KERNEL: for 320-sample frames the per-sample work of step 1 (DC blocker, six filter sections,
+ * energies) runs in WebAssembly SIMD (vadKernel.wat: two sections per instruction, the stages
+ * software-pipelined), with results bit-identical to the JavaScript path (filterJs), which serves
+ * other frame sizes and runtimes without WebAssembly SIMD (test/media/vad-kernel.test.ts). It is
+ * there because that loop is most of the detector's cost, and the media engine runs a detector
+ * per call, 1,000 and more on one core: per 20 ms frame of speech with 1,000 detectors live
+ * (bench/media/kernels.ts), about 1.7 µs with the kernel, 3.1 µs without. TELEGRAPH_VAD_KERNEL=0
+ * turns it off.
+ *
  * WHAT IT GUARANTEES (test/media/vad.test.ts: espeak-ng speech placed at known positions, clean
  * and in seeded white and pink noise at 20 dB S/N, S/N = active speech level over full-band noise
  * RMS; the truth is the placed speech, trimmed of espeak-ng's silences by its clean energy):
@@ -75,6 +84,8 @@
  *     the first frames to place its floors (stationary noise: immediately; babble: ≈ 1 s).
  */
 
+import { readFileSync } from 'node:fs';
+
 const SAMPLE_RATE = 16000;
 
 /**
@@ -99,6 +110,45 @@ const FULL_SCALE_POWER = (32767 * 32767) / 2;
 const MIN_LEVEL_DB = -100;
 /** A talk-spurt that never rose this far (dB) above the floor may be undone as background. */
 const RETRACT_BELOW_DB = 16;
+
+/** Frame size the kernel is written for (vadKernel.wat). */
+const KERNEL_FRAME = 320;
+
+/**
+ * The WebAssembly kernel (vadKernel.wat), one for the process: filterFrame() copies a frame and its
+ * detector's filter state into the kernel's scratch, runs it, and copies the state and energies
+ * back. Its memory is one page and never grows, so these views stay valid.
+ */
+interface VadKernel {
+  readonly run: () => void;
+  readonly frame: Int16Array; // FRAME: the input
+  readonly state: Float64Array; // STATE: the 15 filter state doubles, as SpeechDetector's `z`
+  readonly energy: Float64Array; // ENERGY: total, mid, high (before the cascades' gains)
+}
+
+/** Null where WebAssembly SIMD is missing (or TELEGRAPH_VAD_KERNEL=0): the JavaScript path then does the same work. */
+const KERNEL: VadKernel | null = (() => {
+  if (process.env.TELEGRAPH_VAD_KERNEL === '0') return null;
+  try {
+    const bytes = new Uint8Array(readFileSync(new URL('./vadKernel.wasm', import.meta.url)));
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const mem = (inst.exports.memory as WebAssembly.Memory).buffer;
+    // COEF: (a1, h1) (a2, h2) (b1, b1) (b2, b2), the DC pole
+    const c = FILTER;
+    new Float64Array(mem, 800, 9).set([c[0]!, c[4]!, c[1]!, c[5]!, c[2]!, c[2]!, c[3]!, c[3]!, DC_POLE]);
+    return {
+      run: inst.exports.frame as () => void,
+      frame: new Int16Array(mem, 0, KERNEL_FRAME),
+      state: new Float64Array(mem, 640, 15),
+      energy: new Float64Array(mem, 768, 3),
+    };
+  } catch {
+    return null;
+  }
+})();
+
+/** Whether detectors use the WebAssembly kernel here (false: no WebAssembly SIMD, or TELEGRAPH_VAD_KERNEL=0). */
+export const VAD_KERNEL_AVAILABLE = KERNEL !== null;
 
 export interface SpeechDetectorOptions {
   /** Samples per frame (default 320 = 20 ms at 16 kHz). process() takes frames of exactly this size. */
@@ -133,6 +183,11 @@ export interface SpeechDetectorOptions {
   /** Slow rise of the floor, dB per second, outside and inside speech-like frames. Default 3 and 0.5. */
   riseIdleDbPerS?: number;
   riseSpeechDbPerS?: number;
+  /**
+   * Filter 320-sample frames in the WebAssembly kernel when the runtime has it (default true). The
+   * results are the same either way (bit for bit); false is for tests and benchmarks.
+   */
+  kernel?: boolean;
 }
 
 interface BandParams {
@@ -386,6 +441,8 @@ export class SpeechDetector {
   private readonly onsetFrames: number;
   private readonly onsetMask: number;
   private readonly invPower: number; // 1 / (frameSamples · FULL_SCALE_POWER)
+  /** Whether filterFrame() runs in the WebAssembly kernel. */
+  private readonly kernel: boolean;
 
   // The arrays below and the band trackers' are views of one buffer: a detector's state lies in a
   // few cache lines, not in separate allocations (at 1,000 calls, fetching each call's state from
@@ -415,6 +472,7 @@ export class SpeechDetector {
     if (!Number.isInteger(fs) || fs < 16) throw new RangeError(`frameSamples must be an integer ≥ 16, got ${fs}`);
     this.frameSamples = fs;
     this.frameMs = (fs * 1000) / SAMPLE_RATE;
+    this.kernel = (opts.kernel ?? true) && KERNEL !== null && fs === KERNEL_FRAME;
     const perFrame = (ms: number) => Math.max(1, Math.round(ms / this.frameMs));
     this.hangoverFrames = perFrame(opts.hangoverMs ?? 240);
     const win = opts.onsetWindow ?? 4;
@@ -614,20 +672,46 @@ export class SpeechDetector {
   }
 
   /**
-   * The per-sample work: DC blocker and band filters; leaves the frame's energies (total, mid,
-   * high) in `energy`. A method of its own, so that it stays optimised whatever happens to the
-   * decision logic, and it hands its results over in a typed array, not as (boxed) numbers.
+   * The per-sample work: DC blocker and band filters, in the kernel or in filterJs(); leaves the
+   * frame's energies (total, mid, high) in `energy`. A method of its own, so that it stays
+   * optimised whatever happens to the decision logic, and it hands its results over in a typed
+   * array, not as (boxed) numbers.
    */
   private filterFrame(frame: Int16Array): void {
+    const z = this.z;
+    const energy = this.energy;
+    if (atRest(z) && allZero(frame, this.frameSamples)) {
+      // Digital silence into filters at rest: every output and energy would be 0, and the state
+      // would stay 0 (cleared below anyway). Nothing to compute.
+      energy.fill(0);
+      return;
+    }
+    if (this.kernel) {
+      const k = KERNEL!;
+      k.frame.set(frame);
+      k.state.set(z);
+      k.run();
+      z.set(k.state);
+      energy.set(k.energy);
+    } else {
+      this.filterJs(frame);
+    }
+    // (z and energy as the loop left them)
+    if (Math.abs(z[13]!) < 1e-30) z[13] = 0;
+    if (Math.abs(z[14]!) < 1e-30) z[14] = 0;
+    if (energy[0]! < 1e-6) z.fill(0, 0, 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state)
+    energy[1] = energy[1]! * FILTER[6]!;
+    energy[2] = energy[2]! * FILTER[7]!;
+  }
+
+  /**
+   * filterFrame()'s loop in JavaScript (what the kernel computes, bit for bit): leaves the state it
+   * ends with in `z` and the energies, before the cascades' gains, in `energy`.
+   */
+  private filterJs(frame: Int16Array): void {
     const n = this.frameSamples;
     const c = FILTER;
     const z = this.z;
-    if (atRest(z) && allZero(frame, n)) {
-      // Digital silence into filters at rest: every output and energy would be 0, and the state
-      // would stay 0 (cleared below anyway). Nothing to compute.
-      this.energy.fill(0);
-      return;
-    }
     const a1 = c[0]!, a2 = c[1]!, b1 = c[2]!, b2 = c[3]!, h1 = c[4]!, h2 = c[5]!;
     // section outputs one and two samples back (u: mid cascade, v: high cascade)
     let u01 = z[0]!, u02 = z[1]!, u11 = z[2]!, u12 = z[3]!, u21 = z[4]!, u22 = z[5]!;
@@ -668,18 +752,14 @@ export class SpeechDetector {
       eHigh += v1 * v1;
     }
     z[12] = dx;
-    z[13] = Math.abs(d1) < 1e-30 ? 0 : d1;
-    z[14] = Math.abs(d2) < 1e-30 ? 0 : d2;
+    z[13] = d1;
+    z[14] = d2;
     z[0] = u01; z[1] = u02; z[2] = u11; z[3] = u12; z[4] = u21; z[5] = u22;
     z[6] = u31; z[7] = u32; z[8] = v01; z[9] = v02; z[10] = v11; z[11] = v12;
-    if (eTotal < 1e-6) z.fill(0, 0, 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state)
-    eMid *= c[6]!;
-    eHigh *= c[7]!;
     const energy = this.energy;
     energy[0] = eTotal;
     energy[1] = eMid;
     energy[2] = eHigh;
-
   }
 }
 
