@@ -387,8 +387,8 @@ class World {
     };
     // The recordings store is not the media engine: here it only counts (the real one keeps WAV files).
     const recordings = {
-      save: async (_callId: string, samples: Int16Array) => {
-        world.counters.recordedFrames += samples.length / 320;
+      save: async (_callId: string, chunks: readonly Int16Array[]) => {
+        for (const c of chunks) world.counters.recordedFrames += c.length / 320;
         return { id: 'x', location: 'https://telegraph.invalid/recordings/x', token: 't' };
       },
       callEnded() {},

@@ -63,7 +63,20 @@ export class Recorder implements FrameSink {
   }
 
   /**
-   * Done with it (after samples()): its blocks go back to the pool for other recordings, and it
+   * The recorded audio (optionally only the first `frames`) as views of the recorder's own blocks,
+   * in order: no copy, valid until release().
+   */
+  chunks(frames = this.frames): Int16Array[] {
+    const n = Math.min(frames, this.frames);
+    const out: Int16Array[] = [];
+    for (let f = 0; f < n; f += BLOCK_FRAMES) {
+      out.push(this.blocks[f / BLOCK_FRAMES]!.subarray(0, Math.min(BLOCK_FRAMES, n - f) * FRAME_SAMPLES));
+    }
+    return out;
+  }
+
+  /**
+   * Done with it (after samples() or once its chunks() are written): its blocks go back to the pool for other recordings, and it
    * records nothing more.
    */
   release(): void {

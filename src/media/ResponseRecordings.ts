@@ -7,7 +7,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { writeWav } from './audio/Wav.ts';
+import { joinBytes, wavParts } from './audio/Wav.ts';
 import { SAMPLE_RATE } from './MediaFormat.ts';
 
 export class RecordingAccessError extends Error {
@@ -55,17 +55,21 @@ export class ResponseRecordings {
     return `${this.publicUrl()}/recordings/responses/${id}`;
   }
 
-  /** Stores a recording; returns its id, location and access token. */
-  async save(callId: string, samples: Int16Array): Promise<{ id: string; location: string; token: string }> {
+  /**
+   * Stores a recording (its samples in one or more chunks, written one after the other; they are
+   * read until the returned promise settles); returns its id, location and access token.
+   */
+  async save(callId: string, audio: Int16Array | readonly Int16Array[]): Promise<{ id: string; location: string; token: string }> {
     const id = randomUUID();
-    const wav = writeWav(samples, SAMPLE_RATE, 1);
+    const parts = wavParts(audio instanceof Int16Array ? [audio] : audio, SAMPLE_RATE, 1);
     const entry: Entry = { id, callId, file: null, bytes: null, written: Promise.resolve(), deleteTimer: null };
     if (this.dir) {
       entry.file = join(this.dir, `${id}.wav`);
-      // not writeFileSync: the media clock runs on this thread, and a recording is up to 3.8 MB
-      entry.written = writeFile(entry.file, wav);
+      // not writeFileSync: the media clock runs on this thread, and a recording is up to 3.8 MB.
+      // The parts as they are (the recorder's blocks): no copy of the audio into one buffer first.
+      entry.written = writeFile(entry.file, parts);
     } else {
-      entry.bytes = wav;
+      entry.bytes = joinBytes(parts);
     }
     // Known at once (not after the write), so that the call's end, however soon, schedules its deletion.
     this.entries.set(id, entry);

@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FRAME_SAMPLES, SAMPLE_RATE } from '../media/MediaFormat.ts';
-import { WAV_HEADER_BYTES, writeWavHeader } from '../media/audio/Wav.ts';
+import { WAV_HEADER_BYTES, joinBytes, wavParts } from '../media/audio/Wav.ts';
 import { buildInfoFrame, mp3FileBytes, mp3FrameBytes } from './Mp3.ts';
 
 /** A finished chunk whose file is made on demand (off the media tick). */
@@ -38,7 +38,6 @@ export interface ChunkWriter {
 }
 
 const BLOCK_FRAMES = 50; // 1 s
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class WavChunkWriter implements ChunkWriter {
   private readonly blockSamples: number;
@@ -103,7 +102,6 @@ export class WavChunkWriter implements ChunkWriter {
     const C = this.channels;
     const blockSamples = this.blockSamples;
     const pool = this.pool;
-    const bytes = this.fileBytes(frames);
     this.blocks = [];
     this.cur = null;
     this.pos = this.blockSamples;
@@ -111,22 +109,15 @@ export class WavChunkWriter implements ChunkWriter {
     return {
       frames,
       async assemble(): Promise<Uint8Array> {
-        const out = new Uint8Array(bytes);
-        writeWavHeader(out, bytes - WAV_HEADER_BYTES, SAMPLE_RATE, C);
+        const views: Int16Array[] = [];
         let left = frames * FRAME_SAMPLES * C;
-        let at = WAV_HEADER_BYTES;
         for (const b of blocks) {
           const n = Math.min(left, blockSamples);
-          if (LITTLE_ENDIAN) {
-            out.set(new Uint8Array(b.buffer, b.byteOffset, n * 2), at);
-          } else {
-            const dv = new DataView(out.buffer, out.byteOffset + at, n * 2);
-            for (let i = 0; i < n; i++) dv.setInt16(i * 2, b[i]!, true);
-          }
-          at += n * 2;
+          views.push(b.subarray(0, n));
           left -= n;
-          pool.push(b);
         }
+        const out = joinBytes(wavParts(views, SAMPLE_RATE, C));
+        for (const b of blocks) pool.push(b);
         return out;
       },
     };

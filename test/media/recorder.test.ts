@@ -45,3 +45,21 @@ test('recorder: release() gives the blocks to the next recordings, and the relea
   assert.deepEqual(c.samples(), expected(range(900, 910)));
   assert.deepEqual(kept, expected(range(0, 120)), 'what was taken before the release is untouched');
 });
+
+test('recorder: chunks() are views of its blocks, in order, up to n frames; the same audio as samples()', () => {
+  const r = new Recorder(200);
+  for (let k = 0; k < 120; k++) r.write(frame(k));
+  const chunks = r.chunks();
+  assert.deepEqual(chunks.map((c) => c.length / FRAME_SAMPLES), [50, 50, 20]);
+  const joined = new Int16Array(120 * FRAME_SAMPLES);
+  let at = 0;
+  for (const c of chunks) {
+    joined.set(c, at);
+    at += c.length;
+  }
+  assert.deepEqual(joined, r.samples());
+  assert.deepEqual(r.chunks(55).map((c) => c.length / FRAME_SAMPLES), [50, 5]);
+  assert.deepEqual(r.chunks(0), []);
+  // views, not copies: what the recorder holds is what the chunks show
+  assert.equal(chunks[0]!.buffer, chunks[0]!.subarray(0, 1).buffer);
+});

@@ -27,3 +27,25 @@ test('a recording saved as its call ends is still deleted after the retention, f
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a recording saved as chunks (a recorder\'s blocks) is the same WAV file as saved whole', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'telegraph-responses-'));
+  const rr = new ResponseRecordings(dataDir, () => 'http://127.0.0.1:1', 60, 60_000);
+  const mem = new ResponseRecordings(null, () => 'http://127.0.0.1:1', 60, 60_000);
+  try {
+    const whole = Int16Array.from({ length: 16000 * 3 + 320 }, (_, i) => ((i * 37) % 65536) - 32768);
+    const chunks = [whole.subarray(0, 16000), whole.subarray(16000, 32000), whole.subarray(32000)];
+    const a = await rr.save('c', whole);
+    const b = await rr.save('c', chunks);
+    const c = await mem.save('c', chunks);
+    const bytes = async (store: ResponseRecordings, r: { id: string; token: string }) => Buffer.from(await store.read(r.id, `Bearer ${r.token}`));
+    const wa = await bytes(rr, a);
+    assert.equal(wa.length, 44 + whole.length * 2);
+    assert.ok(wa.equals(await bytes(rr, b)), 'file from chunks');
+    assert.ok(wa.equals(await bytes(mem, c)), 'in memory from chunks');
+  } finally {
+    rr.close();
+    mem.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

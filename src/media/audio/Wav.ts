@@ -372,17 +372,51 @@ export function writeWavHeader(out: Uint8Array, dataBytes: number, sampleRate: n
 
 /** Writes 16-bit PCM WAV from interleaved samples. */
 export function writeWav(samples: Int16Array, sampleRate: number, channels = 1): Uint8Array {
+  return joinBytes(wavParts([samples], sampleRate, channels));
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A 16-bit PCM WAV of the interleaved samples in `chunks` (one after the other), as parts to write
+ * in order: its header, then each chunk's bytes, which on little-endian hosts are views of the
+ * chunk itself (no copy: a recording's blocks go to the file as they are; keep them unchanged
+ * until the parts are written).
+ */
+export function wavParts(chunks: readonly Int16Array[], sampleRate: number, channels: number): Uint8Array[] {
   if (!Number.isInteger(channels) || channels < 1 || channels > 65535) throw new RangeError(`invalid channel count ${channels}`);
   if (!Number.isInteger(sampleRate) || sampleRate < 1) throw new RangeError(`invalid sample rate ${sampleRate}`);
-  if (samples.length % channels !== 0) {
-    throw new RangeError(`${samples.length} samples is not a whole number of ${channels}-channel frames`);
-  }
-  const dataLen = samples.length * 2;
+  let samples = 0;
+  for (const c of chunks) samples += c.length;
+  if (samples % channels !== 0) throw new RangeError(`${samples} samples is not a whole number of ${channels}-channel frames`);
+  const dataLen = samples * 2;
   if (dataLen > 0xffffffff - 36) throw new RangeError('too much audio for a RIFF file');
-  const out = new Uint8Array(WAV_HEADER_BYTES + dataLen);
-  writeWavHeader(out, dataLen, sampleRate, channels);
-  const dv = new DataView(out.buffer);
-  for (let i = 0, p = WAV_HEADER_BYTES; i < samples.length; i++, p += 2) dv.setInt16(p, samples[i]!, true);
+  const header = new Uint8Array(WAV_HEADER_BYTES);
+  writeWavHeader(header, dataLen, sampleRate, channels);
+  const parts: Uint8Array[] = [header];
+  for (const c of chunks) {
+    if (LITTLE_ENDIAN) {
+      parts.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+    } else {
+      const le = new Uint8Array(c.byteLength);
+      const dv = new DataView(le.buffer);
+      for (let i = 0; i < c.length; i++) dv.setInt16(i * 2, c[i]!, true);
+      parts.push(le);
+    }
+  }
+  return parts;
+}
+
+/** The parts, one after the other, in one array. */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
