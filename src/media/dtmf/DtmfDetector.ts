@@ -24,7 +24,8 @@
  * METHOD
  *   1. A half-band FIR (23 taps) decimates 16 kHz → 8 kHz (DTMF lies below 1.7 kHz).
  *   2. Every 5 ms, a 20 ms (160-sample) Hann window is analysed with eight Goertzel filters at the
- *      nominal frequencies, giving a complex DFT value X_k per tone.
+ *      nominal frequencies, giving a complex DFT value X_k per tone. Steps 1 and 2 run in f32
+ *      (ample: 160 steps of a stable recurrence on 16-bit input, judged in decibels), the rest in f64.
  *   3. The strongest row and column tones are kept. For each, the actual frequency is estimated
  *      from the phase advance of X_k between consecutive windows (5 ms apart, so unambiguous over
  *      ±100 Hz, the Hann main lobe; a fixed Goertzel bin alone cannot tell 1.5 % from 3.5 %).
@@ -51,14 +52,17 @@
  *      key is in progress, or a later window needs its phase or magnitude): most speech windows
  *      fail the row test. The buffer keeps the last 4 windows' samples so this is exact.
  *
- * KERNEL: for whole 20 ms frames, steps 1 and 2's low group run in WebAssembly SIMD
- * (dtmfKernel.wat: two decimator outputs, and two windows' filters, per instruction; the frame's
- * four windows in lockstep), with the results bit-identical to the JavaScript path, which handles
- * every other case (test/media/dtmf-kernel.test.ts). Each detector's input and decimated signal
- * live in the kernel's memory; the decisions (steps 3–5) stay here.
+ * KERNEL: for whole 20 ms frames, steps 1 and 2's low group, the low group's spectra and the
+ * first tests of step 4 run in WebAssembly SIMD (dtmfKernel.wat: four decimator outputs per
+ * instruction; the frame's four windows side by side, one per lane), and so does a window's high
+ * group when it is needed, with the results bit-identical to the JavaScript path (Math.fround
+ * after each f32 operation), which handles every other case (test/media/dtmf-kernel.test.ts).
+ * Each detector's input and decimated signal live in the kernel's memory; the decisions (steps
+ * 3–5) stay here, and a run of windows that cannot lead to a key is only remembered.
  *
- * Cost per 20 ms frame of speech, 1,000 detectors live (bench/media/kernels.ts): about 4 µs with
- * the kernel, 5.2 µs without (6.5 µs before this version's changes); more while a key is held.
+ * Cost per 20 ms frame of speech, 1,000 detectors live (bench/media/kernels.ts): about 1.2–1.4 µs
+ * with the kernel (4 µs in 0.3.1, 6.5 µs in 0.3.0); the JavaScript path, written for exactness
+ * rather than speed, about 9.5 µs; more while a key is held.
  *
  * Usage: `const key = det.process(frame)` returns '' or the key ('0'–'9', '*', '#', 'A'–'D';
  * constant strings). After a key, `digitAtMs` is the stream time of the decision and
@@ -336,9 +340,9 @@ export class DtmfDetector {
   private nextOut = 0; // lin index of the newest sample of the next output
 
   // analysis buffer: buf[pos − N, pos) is the current window, and the 3 before it lie just before
-  // and the 3 before it, whose high-group filters may be needed later (see ensureHigh). The
-  // decimator's outputs are computed in f64 and kept as f32: half the memory a detector moves per
-  // frame (at 1,000 calls that is what costs), and 24 bits are far beyond what 16-bit input holds.
+  // and the 3 before it, whose high-group filters may be needed later (see ensureHigh). In f32, as
+  // the decimator computes it: half the memory an f64 signal would move per frame (at 1,000 calls
+  // that is what costs), and 24 bits are far beyond what 16-bit input holds.
   private pos = KEEP;
   private decCount = 0; // decimated samples produced
   private centre = 0; // centre of the current window, in input samples (a field: see measureOffset)
