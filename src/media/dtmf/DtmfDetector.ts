@@ -153,6 +153,9 @@ const BUF_AT = 688;
 const SLOT_BYTES = BUF_AT + CAP * 4;
 /** f64 per window in the kernel's SPEC: re, im, pw, mag of the low group, then the row test's result. */
 const SPEC_WINDOW = 17;
+/** The kernel's work area (WIN_IN, WX): a frame is processed there, its slot holding only history. */
+const WORK_IN = 4096;
+const WORK_X = 4800;
 /** Slots start here; below is the kernel's own scratch. */
 const HEAP_BASE = 16384;
 
@@ -163,7 +166,9 @@ const HEAP_BASE = 16384;
  * its views at each frame and makes them again when that has happened.
  */
 class KernelHeap {
-  readonly frame: (input: number, x: number, first: number, buf: number, shift: number, floor: number, neighbour: number, shareBound: number) => void;
+  readonly frame: (slot: number, first: number, shift: number, floor: number, neighbour: number, shareBound: number) => void;
+  input: Int16Array; // WIN_IN: the frame goes to [22, 342)
+  work: Float32Array; // WX: the work signal, laid out as a slot's X after a shift (pos = KEEP before the frame)
   /** One window's filters for tones k..k+3: goertzel(window's address, 9696 + 4k); results in gres. */
   readonly goertzel: (x: number, coef: number) => void;
   gres: Float64Array; // GRES: s1[0..3], s2[0..3], energy
@@ -188,6 +193,8 @@ class KernelHeap {
     this.res = new Float64Array(mem, 10240, 36);
     this.spec = new Float64Array(mem, 10624, 4 * SPEC_WINDOW);
     this.gres = new Float64Array(mem, 11360, 9);
+    this.input = new Int16Array(mem, WORK_IN, LIN);
+    this.work = new Float32Array(mem, WORK_X, CAP);
   }
 
   /** A slot for `owner` (freed when it is collected), or −1 when the memory cannot grow. */
@@ -211,6 +218,8 @@ class KernelHeap {
         this.res = new Float64Array(this.memory.buffer, 10240, 36);
         this.spec = new Float64Array(this.memory.buffer, 10624, 4 * SPEC_WINDOW);
         this.gres = new Float64Array(this.memory.buffer, 11360, 9);
+        this.input = new Int16Array(this.memory.buffer, WORK_IN, LIN);
+        this.work = new Float32Array(this.memory.buffer, WORK_X, CAP);
       }
       slot = this.top;
       this.top = top;
@@ -336,6 +345,8 @@ export class DtmfDetector {
   private readonly slot: number;
   private lin: Int16Array;
   private buf: Float32Array;
+  /** Where buf lies in the kernel's memory (its slot's X, or the work area during feedKernel()). */
+  private bufAt: number;
   private linLen = HB_TAPS - 1; // zeros stand for the samples before the stream
   private nextOut = 0; // lin index of the newest sample of the next output
 
@@ -445,10 +456,12 @@ export class DtmfDetector {
     this.kernel = slot >= 0;
     if (slot >= 0) {
       this.slot = slot;
+      this.bufAt = slot + BUF_AT;
       this.lin = KERNEL!.lin(slot);
       this.buf = KERNEL!.buf(slot);
     } else {
       this.slot = -1;
+      this.bufAt = -1;
       this.lin = new Int16Array(LIN);
       this.buf = new Float32Array(CAP);
     }
@@ -558,23 +571,22 @@ export class DtmfDetector {
    * step: on speech that is most windows, and their decide() was most of the detector's JavaScript.
    */
   private feedKernel(src: Int16Array, from: number): void {
-    const lin = this.lin;
+    const heap = KERNEL!;
     const keep = HB_TAPS - 1;
-    if (from === 0 && src.length === 320) lin.set(src, keep);
-    else for (let i = 0; i < 320; i++) lin[keep + i] = src[from + i]!;
-    // a full buffer is shifted by the kernel (shift()'s work, without a call into the runtime)
-    let shift = -1;
-    if (this.pos + 160 > CAP) {
-      shift = this.pos - KEEP;
-      this.pos = KEEP;
-    }
-    const pos0 = this.pos;
+    const input = heap.input;
+    if (from === 0 && src.length === 320) input.set(src, keep);
+    else for (let i = 0; i < 320; i++) input[keep + i] = src[from + i]!;
+    // The frame is processed in the kernel's work area, which holds this slot's history (its last
+    // 280 samples, wherever they start: the kernel's shift) and then the frame's: the windows'
+    // decisions below read it there (buf, bufAt), and the slot gets its new history back.
+    const pos0 = KEEP;
     const dec0 = this.decCount;
     const first = HOP - (dec0 % HOP); // decimated samples before the first window's end: 1..40
-    const heap = KERNEL!;
-    const bufAt = this.slot + BUF_AT;
     const lim = this.strict;
-    heap.frame(this.slot, bufAt + (pos0 - 160) * 4, first, bufAt, shift, this.rowFloor, lim.neighbour, lim.shareBound);
+    heap.frame(this.slot, first, this.pos - KEEP, this.rowFloor, lim.neighbour, lim.shareBound);
+    const slotBuf = this.buf;
+    this.buf = heap.work;
+    this.bufAt = WORK_X;
     const res = heap.res;
     const spec = heap.spec;
     for (let w = 0; w < 4; ) {
@@ -603,9 +615,11 @@ export class DtmfDetector {
       this.decide();
       w++;
     }
-    this.pos = pos0 + 160;
+    this.buf = slotBuf;
+    this.bufAt = this.slot + BUF_AT;
+    this.pos = KEEP; // (the slot's X: its last 280 samples at its front)
     this.decCount = dec0 + 160;
-    this.linLen = keep; // (the kernel moved the input's last samples to the front)
+    this.linLen = keep; // (the slot's IN: its last 22 samples)
   }
 
   /**
@@ -701,7 +715,7 @@ export class DtmfDetector {
     const base = this.pos - N - back * HOP;
     if (this.kernel) {
       const heap = KERNEL!;
-      heap.goertzel(this.slot + BUF_AT + base * 4, 9696 + 4 * k);
+      heap.goertzel(this.bufAt + base * 4, 9696 + 4 * k);
       const r = heap.gres, g1 = this.g1, g2 = this.g2;
       for (let i = 0; i < 4; i++) {
         g1[k + i] = r[i]!;

@@ -9,10 +9,14 @@
 ;; operations in flight, whose latency, not their count, bounds that loop); the spectra in f64.
 ;;
 ;; Memory (laid out by DtmfDetector.ts, which must agree on these offsets): each detector's slot,
-;; from 16384 up, holds its input and its decimated signal, passed to frame() as
-;;   IN    342 int16   the decimator's 22 samples of history, then the frame
-;;   X     320 f32     the 160 decimated samples before the frame, then room for the frame's 160;
-;; and below 16384, the kernel's own:
+;; from 16384 up, holds its history (and its JavaScript path's buffers, the same layout):
+;;   IN    22 int16    the decimator's last input samples (room for 342: the JavaScript path's)
+;;   X     280 f32     at 688: the last 280 decimated samples, from $shift (room for 440);
+;; and below 16384, the kernel's own, shared by every detector (hot in the caches; a frame touches
+;; only 1.2 KB of its slot, read once and written back):
+;;   WIN_IN 4096  342 int16   the work input: the slot's 22 samples of history, then the frame
+;;                            (put there by the detector)
+;;   WX     4800  440 f32     the work signal: the slot's 280 decimated samples, then the frame's 160
 ;;   EVEN  1024   172 f32     IN[2i]   (the half-band filter's centre taps)
 ;;   ODD   2400   172 f32     IN[2i+1] (its odd taps)
 ;;   WIN   8192   160 f32     the Hann window (rounded to f32, as the detector's WIN32)
@@ -26,31 +30,34 @@
 ;;                low group (the detector's spectrum()), then 1 if the window passes validate()'s first
 ;;                tests, else 0: the strongest row tone pr ≥ $floor, the others $nb times weaker, and
 ;;                energy ≤ pr·$bound.
-;; Besides, before the frame: the slot's decimated signal is moved to its front when it is full
-;; ($shift ≥ 0: X[$shift .. $shift + 280) → X[0 .. 280), as DtmfDetector.shift()), and after it the
-;; input's last 22 samples become the next frame's history.
+;; After the frame, the slot's history is the work area's last 22 input and 280 decimated samples.
 ;; Build: npm run build:wasm (wabt's wat2wasm, with SIMD).
 (module
   (memory (export "memory") 1)
 
+  ;; $slot: the detector's slot; $shift: where its last 280 decimated samples start in its X;
   ;; $k0: how many decimated samples of the frame come before the end of its first window (1..40).
-  ;; $buf: the slot's decimated signal (X[0]); $x: where this frame's windows read from.
-  (func (export "frame") (param $in i32) (param $x i32) (param $k0 i32) (param $buf i32) (param $shift i32)
+  (func (export "frame") (param $slot i32) (param $k0 i32) (param $shift i32)
     (param $floor f64) (param $nb f64) (param $bound f64)
     (local $i i32) (local $a i32) (local $v v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $c4 v128) (local $c5 v128) (local $c6 v128)
+    (local $in i32) (local $x i32)
+    (local.set $in (i32.const 4096))
+    (local.set $x (i32.const 5280)) ;; WX[120]: the frame's windows start from here on
 
-    ;; 0. a full buffer: its last 280 samples (the current window and the 3 before) to its front
-    (if (i32.ge_s (local.get $shift) (i32.const 0))
-      (then
-        (local.set $a (i32.add (local.get $buf) (i32.shl (local.get $shift) (i32.const 2))))
-        (local.set $i (i32.const 0))
-        (loop $move
-          (v128.store (i32.add (local.get $buf) (local.get $i))
-            (v128.load (i32.add (local.get $a) (local.get $i))))
-          (local.set $i (i32.add (local.get $i) (i32.const 16)))
-          (br_if $move (i32.lt_u (local.get $i) (i32.const 1120))))))
+    ;; 0. the slot's history into the work area: 22 input samples (44 bytes), 280 decimated (1,120)
+    (local.set $i (i32.const 0))
+    (loop $hist
+      (i32.store offset=4096 (local.get $i) (i32.load (i32.add (local.get $slot) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $hist (i32.lt_u (local.get $i) (i32.const 44))))
+    (local.set $a (i32.add (i32.add (local.get $slot) (i32.const 688)) (i32.shl (local.get $shift) (i32.const 2))))
+    (local.set $i (i32.const 0))
+    (loop $move
+      (v128.store offset=4800 (local.get $i) (v128.load (i32.add (local.get $a) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $move (i32.lt_u (local.get $i) (i32.const 1120))))
 
     ;; 1. split the input into even and odd samples, as f32 (exact), four of each per instruction
     ;; (the last step reads 2 samples past the input: the slot's padding, into entries never used)
@@ -113,13 +120,18 @@
     (call $row (i32.const 10896) (i32.const 10384) (local.get $floor) (local.get $nb) (local.get $bound))
     (call $row (i32.const 11032) (i32.const 10456) (local.get $floor) (local.get $nb) (local.get $bound))
 
-    ;; 6. the input's last 22 samples (44 bytes) are the next frame's decimator history
+    ;; 6. the history back to the slot: the input's last 22 samples, the last 280 decimated
     (local.set $i (i32.const 0))
     (loop $tail
-      (i32.store (i32.add (local.get $in) (local.get $i))
-        (i32.load offset=640 (i32.add (local.get $in) (local.get $i))))
+      (i32.store (i32.add (local.get $slot) (local.get $i)) (i32.load offset=4736 (local.get $i)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br_if $tail (i32.lt_u (local.get $i) (i32.const 44)))))
+      (br_if $tail (i32.lt_u (local.get $i) (i32.const 44))))
+    (local.set $a (i32.add (local.get $slot) (i32.const 688)))
+    (local.set $i (i32.const 0))
+    (loop $back
+      (v128.store (i32.add (local.get $a) (local.get $i)) (v128.load offset=5440 (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $back (i32.lt_u (local.get $i) (i32.const 1120)))))
 
   ;; Tone $k of two windows (lane 0: the window whose SPEC is at $at and RES at $res, lane 1: the
   ;; next, 136 and 72 bytes on) from their Goertzel states: re = s1 − cos ω·s2, im = sin ω·s2,
