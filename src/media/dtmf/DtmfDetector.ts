@@ -341,7 +341,8 @@ export class DtmfDetector {
 
   // decimator: its input as it came (int16: a third of the cache lines a float copy would take).
   // With the kernel, lin and buf are views of this detector's slot in the kernel's memory (`slot`,
-  // a byte offset; −1 without): the kernel reads the one and appends to the other in place.
+  // a byte offset; −1 without): the JavaScript path works in them; the kernel keeps only the
+  // history there (see feedKernel) and processes each frame in its shared work area.
   private readonly slot: number;
   private lin: Int16Array;
   private buf: Float32Array;
