@@ -207,6 +207,20 @@ interface BandParams {
   riseSpeech: number; // dB per frame
 }
 
+/**
+ * One BandParams object for every detector with the same parameters (nearly all use the defaults):
+ * a frame reads it, and one object shared by 1,000 calls stays in the caches where 1,000 copies
+ * would not.
+ */
+const PARAMS = new Map<string, BandParams>();
+function sharedParams(p: BandParams): BandParams {
+  const key = Object.values(p).join(' ');
+  const shared = PARAMS.get(key);
+  if (shared) return shared;
+  if (PARAMS.size < 64) PARAMS.set(key, p); // (bounded: parameters come from configuration, not from calls)
+  return p;
+}
+
 /** Initial background excursion (dB above the floor) before any has been measured. */
 const INITIAL_EXCURSION_DB = 1;
 /** Steps of the excursion tracker (dB per frame): up 49× the down step, so it settles at the 98th percentile. */
@@ -238,13 +252,21 @@ class BandTracker {
    */
   backgroundFrames = 0;
   private init = false;
-  private readonly ring: Float32Array; // last steadyFrames levels
+  // Its rings lie in the detector's one buffer, reached through the detector's two views of it
+  // (s64, s32) at these indices: no views of their own (at 1,000 calls every object a frame
+  // touches is a likely cache miss).
+  private readonly s64: Float64Array;
+  private readonly s32: Float32Array;
+  private readonly ringAt: number; // s32: the last steadyFrames levels
+  private readonly ringLen: number;
   private pos = 0;
   private count = 0;
-  private readonly pw: Float64Array; // powers of the last max(smoothFrames, fallFrames) frames
+  private readonly pwAt: number; // s64: the powers of the last max(smoothFrames, fallFrames) frames
+  private readonly pwLen: number;
   private pwPos = 0;
   private pwCount = 0;
-  private readonly longRing: Float32Array; // last longFrames smoothed levels
+  private readonly longAt: number; // s32: the last longFrames smoothed levels
+  private readonly longLen: number;
   private longPos = 0;
   private longCount = 0;
   // results of measure(), for commit()
@@ -264,12 +286,16 @@ class BandTracker {
     return 8 * Math.max(p.smoothFrames, p.fallFrames) + 8 * Math.ceil((p.steadyFrames + p.longFrames) / 2); // (a multiple of 8)
   }
 
-  /** Its arrays are views of `store` from byte `at` (8-aligned), BandTracker.bytes(p) of it. */
-  constructor(private readonly p: BandParams, store: ArrayBuffer, at: number) {
-    const pwLen = Math.max(p.smoothFrames, p.fallFrames);
-    this.pw = new Float64Array(store, at, pwLen);
-    this.ring = new Float32Array(store, at + 8 * pwLen, p.steadyFrames);
-    this.longRing = new Float32Array(store, at + 8 * pwLen + 4 * p.steadyFrames, p.longFrames);
+  /** Its arrays lie in the buffer `s64` and `s32` view, from byte `at` (8-aligned), BandTracker.bytes(p) of it. */
+  constructor(private readonly p: BandParams, s64: Float64Array, s32: Float32Array, at: number) {
+    this.s64 = s64;
+    this.s32 = s32;
+    this.pwLen = Math.max(p.smoothFrames, p.fallFrames);
+    this.pwAt = at / 8;
+    this.ringLen = p.steadyFrames;
+    this.ringAt = (at + 8 * this.pwLen) / 4;
+    this.longLen = p.longFrames;
+    this.longAt = this.ringAt + this.ringLen;
   }
 
   reset(): void {
@@ -281,13 +307,13 @@ class BandTracker {
     this.active = false;
     this.backgroundFrames = 0;
     this.init = false;
-    this.ring.fill(0);
+    this.s32.fill(0, this.ringAt, this.ringAt + this.ringLen);
     this.pos = 0;
     this.count = 0;
-    this.pw.fill(0);
+    this.s64.fill(0, this.pwAt, this.pwAt + this.pwLen);
     this.pwPos = 0;
     this.pwCount = 0;
-    this.longRing.fill(0);
+    this.s32.fill(0, this.longAt, this.longAt + this.longLen);
     this.longPos = 0;
     this.longCount = 0;
     this.steady = false;
@@ -308,18 +334,18 @@ class BandTracker {
     this.level = level;
 
     // 100 ms smoothing (mean power), for the floor's fall and the long rule
-    const pw = this.pw;
-    pw[this.pwPos] = power;
-    this.pwPos = this.pwPos + 1 === pw.length ? 0 : this.pwPos + 1;
-    if (this.pwCount < pw.length) this.pwCount++;
+    const s64 = this.s64, pwAt = this.pwAt, pwLen = this.pwLen;
+    s64[pwAt + this.pwPos] = power;
+    this.pwPos = this.pwPos + 1 === pwLen ? 0 : this.pwPos + 1;
+    if (this.pwCount < pwLen) this.pwCount++;
     // newest first: pw[pwPos − 1], pw[pwPos − 2], …
     let sumShort = 0;
     let sumLong = 0;
     const nShort = Math.min(p.smoothFrames, this.pwCount);
     const nLong = Math.min(p.fallFrames, this.pwCount);
     for (let k = 0, i = this.pwPos; k < nLong; k++) {
-      i = i === 0 ? pw.length - 1 : i - 1;
-      const v = pw[i]!;
+      i = i === 0 ? pwLen - 1 : i - 1;
+      const v = s64[pwAt + i]!;
       sumLong += v;
       if (k < nShort) sumShort += v;
     }
@@ -336,17 +362,17 @@ class BandTracker {
     this.active = level >= p.minDb && level > this.floor + threshold;
 
     // short rule: spread of the last steadyFrames levels
-    const ring = this.ring;
-    ring[this.pos] = level;
-    this.pos = this.pos + 1 === ring.length ? 0 : this.pos + 1;
-    if (this.count < ring.length) this.count++;
+    const s32 = this.s32, ringAt = this.ringAt, ringLen = this.ringLen;
+    s32[ringAt + this.pos] = level;
+    this.pos = this.pos + 1 === ringLen ? 0 : this.pos + 1;
+    if (this.count < ringLen) this.count++;
     this.steady = false;
     this.steadyLo = level;
-    if (this.count === ring.length) {
+    if (this.count === ringLen) {
       let lo = level;
       let hi = level;
-      for (let i = 0; i < ring.length; i++) {
-        const v = ring[i]!;
+      for (let i = ringAt; i < ringAt + ringLen; i++) {
+        const v = s32[i]!;
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
@@ -357,16 +383,16 @@ class BandTracker {
     // long rule: spread of the smoothed level over the last longFrames
     this.longSteady = false;
     this.longLo = smoothed;
-    const lr = this.longRing;
-    if (lr.length > 0) {
-      lr[this.longPos] = smoothed;
-      this.longPos = this.longPos + 1 === lr.length ? 0 : this.longPos + 1;
-      if (this.longCount < lr.length) this.longCount++;
-      if (this.longCount === lr.length) {
+    const longAt = this.longAt, longLen = this.longLen;
+    if (longLen > 0) {
+      s32[longAt + this.longPos] = smoothed;
+      this.longPos = this.longPos + 1 === longLen ? 0 : this.longPos + 1;
+      if (this.longCount < longLen) this.longCount++;
+      if (this.longCount === longLen) {
         let lo = smoothed;
         let hi = smoothed;
-        for (let i = 0; i < lr.length; i++) {
-          const v = lr[i]!;
+        for (let i = longAt; i < longAt + longLen; i++) {
+          const v = s32[i]!;
           if (v < lo) lo = v;
           if (v > hi) hi = v;
         }
@@ -393,11 +419,11 @@ class BandTracker {
     else if (longBackground && this.longLo > floor) next = this.longLo;
     else if (this.steady && this.steadyLo > floor && this.steadyLo - floor <= p.steadyMaxStep) {
       next = this.steadyLo;
-      this.backgroundFrames = this.ring.length;
+      this.backgroundFrames = this.ringLen;
     } else next = floor + (speaking || this.active ? p.riseSpeech : p.riseIdle);
     if (next > smoothed) next = smoothed;
     this.floor = next;
-    if (longBackground) this.backgroundFrames = this.longRing.length;
+    if (longBackground) this.backgroundFrames = this.longLen;
     // What a steady window holds is background: nothing in it is speech-like.
     if (this.backgroundFrames > 0) this.active = false;
 
@@ -483,7 +509,7 @@ export class SpeechDetector {
     this.onsetFrames = need;
     this.onsetMask = (1 << win) - 1;
     this.invPower = 1 / (fs * FULL_SCALE_POWER);
-    const params: BandParams = {
+    const params = sharedParams({
       onsetDb: opts.onsetDb ?? 9,
       continueDb: opts.continueDb ?? 3,
       onsetOverBg: opts.onsetOverBackgroundDb ?? 4,
@@ -498,13 +524,15 @@ export class SpeechDetector {
       longSpread: opts.longSteadySpreadDb ?? 8,
       riseIdle: ((opts.riseIdleDbPerS ?? 3) * this.frameMs) / 1000,
       riseSpeech: ((opts.riseSpeechDbPerS ?? 0.5) * this.frameMs) / 1000,
-    };
+    });
     const band = BandTracker.bytes(params);
     const store = new ArrayBuffer(8 * 18 + 2 * band);
     this.z = new Float64Array(store, 0, 15);
     this.energy = new Float64Array(store, 8 * 15, 3);
-    this.mid = new BandTracker(params, store, 8 * 18);
-    this.high = new BandTracker(params, store, 8 * 18 + band);
+    const s64 = new Float64Array(store);
+    const s32 = new Float32Array(store);
+    this.mid = new BandTracker(params, s64, s32, 8 * 18);
+    this.high = new BandTracker(params, s64, s32, 8 * 18 + band);
     this.reset();
   }
 
