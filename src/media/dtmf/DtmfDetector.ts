@@ -151,6 +151,13 @@ const KERNEL_NEXT_OUT = HB_C + 12;
 /** Byte offset of a slot's decimated signal (after its 342 input samples, 16-byte aligned). */
 const BUF_AT = 688;
 const SLOT_BYTES = BUF_AT + CAP * 4;
+/** Offsets in a detector's `state` of the arrays remember() writes (the views of them elsewhere). */
+const ST_PREV_RE = 48;
+const ST_PREV_IM = 56;
+const ST_HIST_MAG = 69;
+const ST_HIST_T = 93;
+const ST_HIST_HI = 160;
+
 /** f64 per window in the kernel's SPEC: re, im, pw, mag of the low group, then the row test's result. */
 const SPEC_WINDOW = 17;
 /** The kernel's work area (WIN_IN, WX): a frame is processed there, its slot holding only history. */
@@ -337,7 +344,7 @@ export class DtmfDetector {
   // the small per-window arrays below are views of this one buffer: a detector's state then lies
   // in a few cache lines, not in a score of separate allocations (at 1,000 calls, most of a tick's
   // time beyond the arithmetic goes into fetching each call's state from memory)
-  private readonly state = new Float64Array(8 * 8 + 5 + 3 * 8 + 3 + 2 * 16 + 4 * 8);
+  private readonly state = new Float64Array(8 * 8 + 5 + 3 * 8 + 3 + 2 * 16 + 4 * 8 + 3);
 
   // decimator: its input as it came (int16: a third of the cache lines a float copy would take).
   // With the kernel, lin and buf are views of this detector's slot in the kernel's memory (`slot`,
@@ -366,13 +373,13 @@ export class DtmfDetector {
   private readonly im = this.state.subarray(24, 32);
   private readonly pw = this.state.subarray(32, 40);
   private readonly mag = this.state.subarray(40, 48);
-  private readonly prevRe = this.state.subarray(48, 56);
-  private readonly prevIm = this.state.subarray(56, 64);
+  private readonly prevRe = this.state.subarray(ST_PREV_RE, ST_PREV_RE + 8);
+  private readonly prevIm = this.state.subarray(ST_PREV_IM, ST_PREV_IM + 8);
   private havePrev = false;
   /** The high group (bins 4–7) of the current window has been computed. */
   private hiCur = false;
   /** The same for the windows in histMag (newest first; slot 0 is also prevRe/prevIm). */
-  private readonly histHi = new Uint8Array(3);
+  private readonly histHi = this.state.subarray(ST_HIST_HI, ST_HIST_HI + 3);
   private energy = 0;
   private winEnergy = 0; // goertzel()'s
   // measured by validate()
@@ -386,8 +393,8 @@ export class DtmfDetector {
   private mPc = 0;
 
   // magnitudes of the last 3 windows (pre-roll), newest first, and their centre times
-  private readonly histMag = this.state.subarray(69, 93);
-  private readonly histT = this.state.subarray(93, 96);
+  private readonly histMag = this.state.subarray(ST_HIST_MAG, ST_HIST_MAG + 24);
+  private readonly histT = this.state.subarray(ST_HIST_T, ST_HIST_T + 3);
   private histCount = 0;
 
   // current run
@@ -630,27 +637,28 @@ export class DtmfDetector {
    */
   private remember(spec: Float64Array, from: number, to: number, end0: number): void {
     const m = to - from;
-    const h = this.histMag, hh = this.histHi, ht = this.histT;
+    // (through `state` itself, at the views' offsets: one object to fetch, not four)
+    const st = this.state;
     // slots m.. take the older ones (whole: their high groups too); slots below m the new windows,
     // whose high group is not computed (histHi 0; their high entries, unread, keep slot 0's as
     // decide()'s shifting leaves them)
     for (let j = 2; j >= m; j--) {
-      const o = (j - m) * 8;
-      for (let k = 0; k < 8; k++) h[j * 8 + k] = h[o + k]!;
-      hh[j] = hh[j - m]!;
-      ht[j] = ht[j - m]!;
+      const o = ST_HIST_MAG + (j - m) * 8;
+      for (let k = 0; k < 8; k++) st[ST_HIST_MAG + j * 8 + k] = st[o + k]!;
+      st[ST_HIST_HI + j] = st[ST_HIST_HI + j - m]!;
+      st[ST_HIST_T + j] = st[ST_HIST_T + j - m]!;
     }
     for (let j = Math.min(m, 3) - 1; j >= 0; j--) {
       const at = (to - 1 - j) * SPEC_WINDOW;
-      for (let k = 0; k < 4; k++) h[j * 8 + k] = spec[at + 12 + k]!;
-      if (j > 0) for (let k = 4; k < 8; k++) h[j * 8 + k] = h[k]!;
-      hh[j] = 0;
-      ht[j] = 2 * (end0 + (to - 1 - j) * HOP - N / 2);
+      for (let k = 0; k < 4; k++) st[ST_HIST_MAG + j * 8 + k] = spec[at + 12 + k]!;
+      if (j > 0) for (let k = 4; k < 8; k++) st[ST_HIST_MAG + j * 8 + k] = st[ST_HIST_MAG + k]!;
+      st[ST_HIST_HI + j] = 0;
+      st[ST_HIST_T + j] = 2 * (end0 + (to - 1 - j) * HOP - N / 2);
     }
     const at = (to - 1) * SPEC_WINDOW;
     for (let k = 0; k < 4; k++) {
-      this.prevRe[k] = spec[at + k]!;
-      this.prevIm[k] = spec[at + 4 + k]!;
+      st[ST_PREV_RE + k] = spec[at + k]!;
+      st[ST_PREV_IM + k] = spec[at + 4 + k]!;
     }
     this.havePrev = true;
     this.hiCur = false;
