@@ -25,6 +25,8 @@ function frameViewsOf(src: Int16Array): Int16Array[] {
 
 export class Player implements FrameSource {
   private readonly queue: PlayItem[] = [];
+  /** queue[0], kept by every change of the queue: the frame path reads one field, not an array's element. */
+  private head: PlayItem | undefined = undefined;
   private pos = 0;
   private silenceLeft = 0;
   private dtmf: DtmfGenerator | null = null;
@@ -39,11 +41,13 @@ export class Player implements FrameSource {
 
   enqueue(item: PlayItem): void {
     this.queue.push(item);
+    this.head = this.queue[0];
   }
 
   /** Stops the current item and drops the queue; each dropped item hears onDone(false). */
   cancelAll(): void {
     const dropped = this.queue.splice(0);
+    this.head = undefined;
     this.reset();
     for (const item of dropped) item.onDone?.(false);
   }
@@ -53,6 +57,7 @@ export class Player implements FrameSource {
     const i = this.queue.indexOf(item);
     if (i < 0) return;
     this.queue.splice(i, 1);
+    this.head = this.queue[0];
     if (i === 0) this.reset();
     item.onDone?.(false);
   }
@@ -76,6 +81,7 @@ export class Player implements FrameSource {
 
   private finish(): void {
     const item = this.queue.shift()!;
+    this.head = this.queue[0];
     this.reset();
     // Told after the frame is produced: the callback may enqueue more without disturbing this read.
     if (item.onDone) setImmediate(item.onDone, true);
@@ -86,7 +92,7 @@ export class Player implements FrameSource {
    * frames are read() into `scratch`.
    */
   frame(scratch: Int16Array): Int16Array | null {
-    const item = this.queue[0];
+    const item = this.head;
     if (!item) return null;
     if (item.kind === 'buffer') {
       const src = item.samples;
@@ -105,7 +111,7 @@ export class Player implements FrameSource {
 
   /** Fills `out` with the next frame; false (out untouched) when there is nothing to play. */
   read(out: Int16Array): boolean {
-    const item = this.queue[0];
+    const item = this.head;
     if (!item) return false;
     switch (item.kind) {
       case 'silence': {
