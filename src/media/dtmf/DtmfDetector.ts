@@ -204,6 +204,9 @@ class KernelHeap {
     this.work = new Float32Array(mem, WORK_X, CAP);
   }
 
+  /** How many times the memory grew (each time detaching every view of it). */
+  generation = 0;
+
   /** A slot for `owner` (freed when it is collected), or −1 when the memory cannot grow. */
   tryAlloc(owner: object): number {
     let slot = this.free.pop();
@@ -222,6 +225,7 @@ class KernelHeap {
             return -1;
           }
         }
+        this.generation++;
         this.res = new Float64Array(this.memory.buffer, 10240, 36);
         this.spec = new Float64Array(this.memory.buffer, 10624, 4 * SPEC_WINDOW);
         this.gres = new Float64Array(this.memory.buffer, 11360, 9);
@@ -351,6 +355,8 @@ export class DtmfDetector {
   // a byte offset; −1 without): the JavaScript path works in them; the kernel keeps only the
   // history there (see feedKernel) and processes each frame in its shared work area.
   private readonly slot: number;
+  /** The kernel heap's generation this detector's views were made in. */
+  private generation = 0;
   private lin: Int16Array;
   private buf: Float32Array;
   /** Where buf lies in the kernel's memory (its slot's X, or the work area during feedKernel()). */
@@ -465,6 +471,7 @@ export class DtmfDetector {
     if (slot >= 0) {
       this.slot = slot;
       this.bufAt = slot + BUF_AT;
+      this.generation = KERNEL!.generation;
       this.lin = KERNEL!.lin(slot);
       this.buf = KERNEL!.buf(slot);
     } else {
@@ -515,9 +522,13 @@ export class DtmfDetector {
     return KEYS[this.qKey[i]!]!;
   }
 
-  /** Makes the views of this detector's slot again if the kernel's memory grew (which detaches them). */
+  /**
+   * Makes the views of this detector's slot again if the kernel's memory grew (which detaches them).
+   * (Told by the heap's generation, not by a view's length: that would fetch the view every frame.)
+   */
   private bind(): void {
-    if (this.slot >= 0 && this.buf.length === 0) {
+    if (this.slot >= 0 && this.generation !== KERNEL!.generation) {
+      this.generation = KERNEL!.generation;
       this.lin = KERNEL!.lin(this.slot);
       this.buf = KERNEL!.buf(this.slot);
     }
