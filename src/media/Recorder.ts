@@ -5,6 +5,7 @@ import { FRAME_SAMPLES, SAMPLE_RATE, type FrameSink } from './MediaFormat.ts';
 // 1 s per block (32,000 bytes): a short response holds little more than it recorded (5 s blocks
 // made every recording cost 160 KB from its first frame).
 const BLOCK_FRAMES = 50;
+const BLOCK_SAMPLES = BLOCK_FRAMES * FRAME_SAMPLES;
 
 /**
  * Blocks given back by release(), for the next recordings: at 1,000 calls recording, new blocks
@@ -15,6 +16,9 @@ const POOL_MAX = 256; // 8 MB
 
 export class Recorder implements FrameSink {
   private readonly blocks: Int16Array[] = [];
+  /** The block being filled and where (kept in fields: the frame path fetches no array element). */
+  private cur: Int16Array | null = null;
+  private at = BLOCK_SAMPLES;
   private frames = 0;
   private paused = false;
   /** Set when the bound was reached: later frames are not kept. */
@@ -28,9 +32,15 @@ export class Recorder implements FrameSink {
       this.full = true;
       return;
     }
-    const b = Math.floor(this.frames / BLOCK_FRAMES);
-    if (b === this.blocks.length) this.blocks.push(POOL.pop() ?? new Int16Array(BLOCK_FRAMES * FRAME_SAMPLES));
-    this.blocks[b]!.set(frame, (this.frames % BLOCK_FRAMES) * FRAME_SAMPLES);
+    let cur = this.cur;
+    if (cur === null || this.at === BLOCK_SAMPLES) {
+      cur = POOL.pop() ?? new Int16Array(BLOCK_SAMPLES);
+      this.blocks.push(cur);
+      this.cur = cur;
+      this.at = 0;
+    }
+    cur.set(frame, this.at);
+    this.at += FRAME_SAMPLES;
     this.frames++;
   }
 
@@ -82,6 +92,8 @@ export class Recorder implements FrameSink {
   release(): void {
     for (const b of this.blocks) if (POOL.length < POOL_MAX) POOL.push(b);
     this.blocks.length = 0;
+    this.cur = null;
+    this.at = BLOCK_SAMPLES;
     this.frames = 0;
     this.full = true;
   }
