@@ -86,8 +86,8 @@ export class Recorder implements FrameSink {
   }
 
   /**
-   * Done with it (after samples() or once its chunks() are written): its blocks go back to the pool for other recordings, and it
-   * records nothing more.
+   * Done with it (after samples(), or once its chunks() are written): its blocks go back to the
+   * pool for other recordings, and it records nothing more.
    */
   release(): void {
     for (const b of this.blocks) if (POOL.length < POOL_MAX) POOL.push(b);
