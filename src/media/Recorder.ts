@@ -62,12 +62,11 @@ export class Recorder implements FrameSink {
 
   /** The recorded audio as one buffer (optionally only the first `frames`). */
   samples(frames = this.frames): Int16Array {
-    const n = Math.min(frames, this.frames);
-    const out = new Int16Array(n * FRAME_SAMPLES);
-    for (let f = 0; f < n; f += BLOCK_FRAMES) {
-      const b = this.blocks[f / BLOCK_FRAMES]!;
-      const take = Math.min(BLOCK_FRAMES, n - f) * FRAME_SAMPLES;
-      out.set(b.subarray(0, take), f * FRAME_SAMPLES);
+    const out = new Int16Array(Math.min(frames, this.frames) * FRAME_SAMPLES);
+    let at = 0;
+    for (const c of this.chunks(frames)) {
+      out.set(c, at);
+      at += c.length;
     }
     return out;
   }
