@@ -130,10 +130,14 @@ export class Player implements FrameSource {
           this.pos += FRAME_SAMPLES;
           if (this.pos >= src.length && item.loop) this.pos = 0;
         }
+        // Otherwise sample by sample: a looped buffer whose length is not a whole number of frames
+        // is read off the frame grid from its second pass on, every frame (a subarray() here was
+        // two new objects per frame and call).
         while (written < FRAME_SAMPLES) {
           const n = Math.min(FRAME_SAMPLES - written, src.length - this.pos);
           if (n <= 0) break;
-          out.set(src.subarray(this.pos, this.pos + n), written);
+          const from = this.pos - written;
+          for (let i = written, end = written + n; i < end; i++) out[i] = src[from + i]!;
           written += n;
           this.pos += n;
           if (this.pos >= src.length && item.loop) this.pos = 0;

@@ -19,9 +19,9 @@ import { SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
 import { prng } from '../helpers/audio.ts';
 
 /** A voice-like buffer: tone bursts of varying pitch and level with pauses (content is irrelevant here). */
-function voice(seconds: number): Int16Array {
+function voice(seconds: number, extra = 0): Int16Array {
   const rnd = prng(9);
-  const out = new Int16Array(16000 * seconds);
+  const out = new Int16Array(16000 * seconds + extra);
   let at = 0;
   while (at < out.length) {
     const burst = sineTone(120 + rnd() * 900, 80 + rnd() * 300, -30 + rnd() * 20);
@@ -54,7 +54,8 @@ function ivrCall(engine: MediaEngine, id: string, heard: { n: number }): (t: num
   };
 }
 
-const VOICE = voice(7);
+// (77 samples past a whole number of frames: from its second pass on, the loop is read off the frame grid)
+const VOICE = voice(7, 77);
 const PROMPT = voice(3);
 
 /** Young-generation growth per tick of `engine` with `calls` IVR calls: the least over trials without a GC. */
