@@ -20,7 +20,7 @@ export class Ear implements FrameSink {
 
   constructor(private readonly leg: MediaLeg) {
     // Take the leg's sinks; the mixer now writes to this Ear only.
-    this.sinks = leg.sinks.splice(0, leg.sinks.length, this);
+    this.sinks = leg.takeSinks(this);
   }
 
   write(frame: Int16Array, silent: boolean): void {
@@ -63,7 +63,6 @@ export class Ear implements FrameSink {
     if (!this.installed) return;
     this.installed = false;
     this.player.cancelAll();
-    const i = this.leg.sinks.indexOf(this);
-    if (i >= 0) this.leg.sinks.splice(i, 1, ...this.sinks);
+    this.leg.replaceSink(this, this.sinks);
   }
 }

@@ -12,10 +12,12 @@ export class MediaLeg {
   /** The buffer sources fill when they have no view of their own to give. */
   readonly inbound = new Int16Array(FRAME_SAMPLES);
   readonly outbound = new Int16Array(FRAME_SAMPLES);
-  /** Sources are tried in order each tick; the first with audio speaks (a prompt over the caller's own voice source, say). */
-  readonly sources: FrameSource[] = [];
-  readonly taps: FrameSink[] = [];
-  readonly sinks: FrameSink[] = [];
+  /** Sources are tried in order each tick; the first with audio speaks (a prompt over the caller's own voice source, say). Change through the methods. */
+  readonly sources: readonly FrameSource[] = [];
+  /** See `inbound`'s frame each tick (read-only: change through the methods). */
+  readonly taps: readonly FrameSink[] = [];
+  /** Get the outbound frame each tick (read-only: change through the methods). */
+  readonly sinks: readonly FrameSink[] = [];
   /** Set during a tick: whether the inbound frame carries audio (false: all zero, skipped by the mixer). */
   speaking = false;
   /** Whether the last outbound frame was all zero (lets the mixer skip clearing it again). */
@@ -23,49 +25,132 @@ export class MediaLeg {
   /** Server-side mute: the participant's audio is not mixed into the others' (its own taps still see it). */
   muted = false;
   closed = false;
+  // The first two entries of each list, kept by every change (see pull()).
+  private src0: FrameSource | null = null;
+  private src1: FrameSource | null = null;
+  private tap0: FrameSink | null = null;
+  private tap1: FrameSink | null = null;
+  private sink0: FrameSink | null = null;
+  private sink1: FrameSink | null = null;
 
   constructor(readonly id: string) {}
 
   addSource(s: FrameSource, first = false): void {
-    if (first) this.sources.unshift(s);
-    else this.sources.push(s);
+    const l = this.sources as FrameSource[];
+    if (first) l.unshift(s);
+    else l.push(s);
+    this.changed();
   }
 
   removeSource(s: FrameSource): void {
-    const i = this.sources.indexOf(s);
-    if (i >= 0) this.sources.splice(i, 1);
+    remove(this.sources as FrameSource[], s);
+    this.changed();
   }
 
   addTap(t: FrameSink): void {
-    this.taps.push(t);
+    (this.taps as FrameSink[]).push(t);
+    this.changed();
   }
 
   removeTap(t: FrameSink): void {
-    const i = this.taps.indexOf(t);
-    if (i >= 0) this.taps.splice(i, 1);
+    remove(this.taps as FrameSink[], t);
+    this.changed();
   }
 
   addSink(s: FrameSink): void {
-    this.sinks.push(s);
+    (this.sinks as FrameSink[]).push(s);
+    this.changed();
   }
 
   removeSink(s: FrameSink): void {
-    const i = this.sinks.indexOf(s);
-    if (i >= 0) this.sinks.splice(i, 1);
+    remove(this.sinks as FrameSink[], s);
+    this.changed();
   }
+
+  /** Makes `s` the leg's only sink and returns the sinks it had (an Ear takes them over). */
+  takeSinks(s: FrameSink): FrameSink[] {
+    const had = (this.sinks as FrameSink[]).splice(0, this.sinks.length, s);
+    this.changed();
+    return had;
+  }
+
+  /** Puts `instead` where `s` is among the sinks (an Ear giving its sinks back); false if `s` is not there. */
+  replaceSink(s: FrameSink, instead: readonly FrameSink[]): boolean {
+    const i = this.sinks.indexOf(s);
+    if (i < 0) return false;
+    (this.sinks as FrameSink[]).splice(i, 1, ...instead);
+    this.changed();
+    return true;
+  }
+
+  /** Keeps the first two of each list in fields (see the tick methods). */
+  private changed(): void {
+    const so = this.sources, ta = this.taps, si = this.sinks;
+    this.src0 = so[0] ?? null;
+    this.src1 = so[1] ?? null;
+    this.tap0 = ta[0] ?? null;
+    this.tap1 = ta[1] ?? null;
+    this.sink0 = si[0] ?? null;
+    this.sink1 = si[1] ?? null;
+  }
+
+  // The tick's methods read the first two entries of each list from fields: at 1,000 calls each
+  // array read is two more objects per list and tick (the array and its elements store), each a
+  // likely cache miss, and nearly every list has at most two entries. (A list changed by an entry
+  // it runs takes effect from the next frame at the latest.)
 
   /** Sets `frame` from the first source that has audio; silence when none. */
   pull(): void {
-    const sources = this.sources;
-    for (let i = 0; i < sources.length; i++) {
-      const f = sources[i]!.frame(this.inbound);
-      if (f !== null) {
-        this.frame = f;
-        this.speaking = true;
-        return;
+    const inbound = this.inbound;
+    let f: Int16Array | null = null;
+    const s0 = this.src0;
+    if (s0 !== null) {
+      f = s0.frame(inbound);
+      const s1 = this.src1;
+      if (f === null && s1 !== null) {
+        f = s1.frame(inbound);
+        const rest = this.sources;
+        for (let i = 2; f === null && i < rest.length; i++) f = rest[i]!.frame(inbound);
       }
     }
-    this.frame = SILENT_FRAME;
-    this.speaking = false;
+    if (f !== null) {
+      this.frame = f;
+      this.speaking = true;
+    } else {
+      this.frame = SILENT_FRAME;
+      this.speaking = false;
+    }
   }
+
+  /** Runs the taps on this tick's inbound frame. */
+  tap(): void {
+    const t0 = this.tap0;
+    if (t0 === null) return;
+    const frame = this.frame, silent = !this.speaking;
+    t0.write(frame, silent);
+    const t1 = this.tap1;
+    if (t1 !== null) {
+      t1.write(frame, silent);
+      const rest = this.taps;
+      for (let i = 2; i < rest.length; i++) rest[i]!.write(frame, silent);
+    }
+  }
+
+  /** Gives the sinks what the participant hears this tick. */
+  hear(frame: Int16Array, silent: boolean): void {
+    const k0 = this.sink0;
+    if (k0 === null) return;
+    k0.write(frame, silent);
+    const k1 = this.sink1;
+    if (k1 !== null) {
+      k1.write(frame, silent);
+      const rest = this.sinks;
+      for (let i = 2; i < rest.length; i++) rest[i]!.write(frame, silent);
+    }
+  }
+}
+
+function remove<T>(list: T[], x: T): void {
+  const i = list.indexOf(x);
+  if (i >= 0) list.splice(i, 1);
 }

@@ -34,8 +34,7 @@ export class MediaSession {
     for (let l = 0; l < n; l++) {
       const leg = legs[l]!;
       leg.pull();
-      const taps = leg.taps;
-      for (let t = 0; t < taps.length; t++) taps[t]!.write(leg.frame, !leg.speaking);
+      leg.tap();
       if (leg.speaking && !leg.muted) {
         const x = leg.frame;
         if (!anyone) {
@@ -74,8 +73,7 @@ export class MediaSession {
         out.fill(0);
       }
       leg.outboundSilent = silent;
-      const sinks = leg.sinks;
-      for (let s = 0; s < sinks.length; s++) sinks[s]!.write(out, silent);
+      leg.hear(out, silent);
     }
   }
 
@@ -85,11 +83,9 @@ export class MediaSession {
    */
   private tick2(a: MediaLeg, b: MediaLeg): void {
     a.pull();
-    let taps = a.taps;
-    for (let t = 0; t < taps.length; t++) taps[t]!.write(a.frame, !a.speaking);
+    a.tap();
     b.pull();
-    taps = b.taps;
-    for (let t = 0; t < taps.length; t++) taps[t]!.write(b.frame, !b.speaking);
+    b.tap();
     const aHeard = a.speaking && !a.muted;
     const bHeard = b.speaking && !b.muted;
     deliver(a, b, bHeard);
@@ -116,6 +112,5 @@ function deliver(leg: MediaLeg, other: MediaLeg, heard: boolean): void {
     }
   }
   // (leg.outboundSilent describes leg.outbound, which this path leaves as it is)
-  const sinks = leg.sinks;
-  for (let s = 0; s < sinks.length; s++) sinks[s]!.write(frame, silent);
+  leg.hear(frame, silent);
 }
