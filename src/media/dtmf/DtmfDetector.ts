@@ -314,7 +314,45 @@ interface Limits {
    * share test would pass.
    */
   shareBound: number;
+  /** validate()'s first threshold (minPow × 0.4), for the kernel's row test. */
+  rowFloor: number;
   probe: boolean;
+}
+
+/** |X|² (Goertzel units) of a tone at `dbfs`. */
+const toPow = (dbfs: number): number => tonePower(dbfs) * (SUM_W * SUM_W) / 2;
+
+/** The strict and relaxed limits for these options, one set per options (see DtmfDetector.strict). */
+const LIMITS = new Map<string, { strict: Limits; relaxed: Limits }>();
+function sharedLimits(minDb: number, tol: number, tn: number, tr: number): { strict: Limits; relaxed: Limits } {
+  const key = `${minDb} ${tol} ${tn} ${tr}`;
+  const known = LIMITS.get(key);
+  if (known) return known;
+  const strict: Limits = {
+    minPow: toPow(minDb),
+    tol,
+    twistN: Math.pow(10, tn / 10),
+    twistR: Math.pow(10, tr / 10),
+    neighbour: Math.pow(10, 6 / 10),
+    share: 0.9,
+    shareBound: shareBound(tol, Math.pow(10, tr / 10), 0.9),
+    rowFloor: toPow(minDb) * 0.4,
+    probe: true,
+  };
+  const relaxed: Limits = {
+    minPow: toPow(minDb - 3),
+    tol: tol + 0.01,
+    twistN: Math.pow(10, (tn + 2) / 10),
+    twistR: Math.pow(10, (tr + 2) / 10),
+    neighbour: Math.pow(10, 3 / 10),
+    share: 0.6,
+    shareBound: shareBound(tol + 0.01, Math.pow(10, (tr + 2) / 10), 0.6),
+    rowFloor: toPow(minDb - 3) * 0.4,
+    probe: false,
+  };
+  const set = { strict, relaxed };
+  if (LIMITS.size < 64) LIMITS.set(key, set); // (bounded: options come from configuration, not from calls)
+  return set;
 }
 
 /** The Hann window's amplitude response to a tone `d` bins (50 Hz) from a filter: sinc(d)/(1 − d²), as validate() undoes it. */
@@ -337,12 +375,12 @@ export class DtmfDetector {
   lowLevelDbfs = 0;
   highLevelDbfs = 0;
 
+  // (shared by every detector with the same options: a frame reads them, and numbers in objects
+  // are themselves objects; one set for 1,000 calls stays in the caches where 1,000 would not)
   private readonly strict: Limits;
   private readonly relaxed: Limits;
   private readonly durUnits: number;
   private readonly kernel: boolean;
-  /** validate()'s first threshold with the strict limits, for the kernel's row test. */
-  private readonly rowFloor: number;
 
   // constants per tone
   // the small per-window arrays below are views of this one buffer: a detector's state then lies
@@ -438,32 +476,13 @@ export class DtmfDetector {
   private qLen = 0;
 
   constructor(opts: DtmfDetectorOptions = {}) {
-    const toPow = (dbfs: number) => tonePower(dbfs) * (SUM_W * SUM_W) / 2; // |X|² of such a tone
     const minDb = opts.minLevelDbfs ?? -43;
     const tol = opts.frequencyTolerance ?? 0.02;
     const tn = opts.normalTwistDb ?? 8.5;
     const tr = opts.reverseTwistDb ?? 4.5;
-    this.strict = {
-      minPow: toPow(minDb),
-      tol,
-      twistN: Math.pow(10, tn / 10),
-      twistR: Math.pow(10, tr / 10),
-      neighbour: Math.pow(10, 6 / 10),
-      share: 0.9,
-      shareBound: shareBound(tol, Math.pow(10, tr / 10), 0.9),
-      probe: true,
-    };
-    this.relaxed = {
-      minPow: toPow(minDb - 3),
-      tol: tol + 0.01,
-      twistN: Math.pow(10, (tn + 2) / 10),
-      twistR: Math.pow(10, (tr + 2) / 10),
-      neighbour: Math.pow(10, 3 / 10),
-      share: 0.6,
-      shareBound: shareBound(tol + 0.01, Math.pow(10, (tr + 2) / 10), 0.6),
-      probe: false,
-    };
-    this.rowFloor = this.strict.minPow * 0.4;
+    const limits = sharedLimits(minDb, tol, tn, tr);
+    this.strict = limits.strict;
+    this.relaxed = limits.relaxed;
     this.durUnits = (opts.minDurationMs ?? 30) / ((HOP / FSD) * 1000);
     // a slot in the kernel's memory, unless it cannot grow any more (then this one runs in JavaScript)
     const slot = (opts.kernel ?? true) && KERNEL !== null ? KERNEL.tryAlloc(this) : -1;
@@ -602,7 +621,7 @@ export class DtmfDetector {
     const dec0 = this.decCount;
     const first = HOP - (dec0 % HOP); // decimated samples before the first window's end: 1..40
     const lim = this.strict;
-    heap.frame(this.slot, first, this.pos - KEEP, this.rowFloor, lim.neighbour, lim.shareBound);
+    heap.frame(this.slot, first, this.pos - KEEP, lim.rowFloor, lim.neighbour, lim.shareBound);
     const slotBuf = this.buf;
     this.buf = heap.work;
     this.bufAt = WORK_X;
@@ -834,7 +853,7 @@ export class DtmfDetector {
     }
     const pr = pw[r]!;
     // a tone within tolerance loses at most ~4 dB to the window: cheap early rejection
-    const floor = lim.minPow * 0.4;
+    const floor = lim.rowFloor;
     if (pr < floor) return -1;
     for (let k = 0; k < 4; k++) if (k !== r && pw[k]! * lim.neighbour > pr) return -1;
     if (this.energy > pr * lim.shareBound) return -1;
