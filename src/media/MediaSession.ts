@@ -3,7 +3,11 @@ import { FRAME_SAMPLES, SILENT_FRAME } from './MediaFormat.ts';
 import { MediaLeg } from './MediaLeg.ts';
 
 export class MediaSession {
-  readonly legs: MediaLeg[] = [];
+  /** The legs (read-only: change them through addLeg() and removeLeg()). */
+  readonly legs: readonly MediaLeg[] = [];
+  /** legs[0] and legs[1] when there are exactly two (most calls): the tick reads these fields, not the array and its elements store (two objects fewer to fetch per call and tick). */
+  private a: MediaLeg | null = null;
+  private b: MediaLeg | null = null;
   private readonly sum = new Int32Array(FRAME_SAMPLES);
   closed = false;
 
@@ -11,24 +15,33 @@ export class MediaSession {
 
   addLeg(id: string): MediaLeg {
     const leg = new MediaLeg(id);
-    this.legs.push(leg);
+    (this.legs as MediaLeg[]).push(leg);
+    this.changed();
     return leg;
   }
 
   removeLeg(leg: MediaLeg): void {
     leg.closed = true;
     const i = this.legs.indexOf(leg);
-    if (i >= 0) this.legs.splice(i, 1);
+    if (i >= 0) (this.legs as MediaLeg[]).splice(i, 1);
+    this.changed();
+  }
+
+  private changed(): void {
+    const two = this.legs.length === 2;
+    this.a = two ? this.legs[0]! : null;
+    this.b = two ? this.legs[1]! : null;
   }
 
   /** One 20 ms step: pull every leg, run its taps, mix, deliver. No allocation. */
   tick(): void {
-    const legs = this.legs;
-    const n = legs.length;
-    if (n === 2) {
-      this.tick2(legs[0]!, legs[1]!);
+    const a = this.a;
+    if (a !== null) {
+      this.tick2(a, this.b!);
       return;
     }
+    const legs = this.legs;
+    const n = legs.length;
     const sum = this.sum;
     let anyone = false;
     for (let l = 0; l < n; l++) {

@@ -27,6 +27,10 @@ export class Player implements FrameSource {
   private readonly queue: PlayItem[] = [];
   /** queue[0], kept by every change of the queue: the frame path reads one field, not an array's element. */
   private head: PlayItem | undefined = undefined;
+  /** The head's samples and their length when it is a buffer (null otherwise): the frame path then fetches neither the item nor the array object. */
+  private src: Int16Array | null = null;
+  private srcLen = 0;
+  private srcLoop = false;
   private pos = 0;
   private silenceLeft = 0;
   private dtmf: DtmfGenerator | null = null;
@@ -41,13 +45,22 @@ export class Player implements FrameSource {
 
   enqueue(item: PlayItem): void {
     this.queue.push(item);
-    this.head = this.queue[0];
+    this.setHead();
+  }
+
+  private setHead(): void {
+    const head = this.queue[0];
+    this.head = head;
+    const buffer = head?.kind === 'buffer' ? head : null;
+    this.src = buffer ? buffer.samples : null;
+    this.srcLen = buffer ? buffer.samples.length : 0;
+    this.srcLoop = buffer ? buffer.loop === true : false;
   }
 
   /** Stops the current item and drops the queue; each dropped item hears onDone(false). */
   cancelAll(): void {
     const dropped = this.queue.splice(0);
-    this.head = undefined;
+    this.setHead();
     this.reset();
     for (const item of dropped) item.onDone?.(false);
   }
@@ -57,7 +70,7 @@ export class Player implements FrameSource {
     const i = this.queue.indexOf(item);
     if (i < 0) return;
     this.queue.splice(i, 1);
-    this.head = this.queue[0];
+    this.setHead();
     if (i === 0) this.reset();
     item.onDone?.(false);
   }
@@ -81,7 +94,7 @@ export class Player implements FrameSource {
 
   private finish(): void {
     const item = this.queue.shift()!;
-    this.head = this.queue[0];
+    this.setHead();
     this.reset();
     // Told after the frame is produced: the callback may enqueue more without disturbing this read.
     if (item.onDone) setImmediate(item.onDone, true);
@@ -92,19 +105,20 @@ export class Player implements FrameSource {
    * frames are read() into `scratch`.
    */
   frame(scratch: Int16Array): Int16Array | null {
-    const item = this.head;
-    if (!item) return null;
-    if (item.kind === 'buffer') {
-      const src = item.samples;
-      if (this.pos % FRAME_SAMPLES === 0 && this.pos + FRAME_SAMPLES <= src.length) {
-        const view = this.frameView(src, this.pos);
-        this.pos += FRAME_SAMPLES;
-        if (this.pos >= src.length) {
-          if (item.loop) this.pos = 0;
+    const src = this.src;
+    if (src !== null) {
+      const pos = this.pos;
+      if (pos % FRAME_SAMPLES === 0 && pos + FRAME_SAMPLES <= this.srcLen) {
+        const view = this.frameView(src, pos);
+        this.pos = pos + FRAME_SAMPLES;
+        if (this.pos >= this.srcLen) {
+          if (this.srcLoop) this.pos = 0;
           else this.finish();
         }
         return view;
       }
+    } else if (this.head === undefined) {
+      return null;
     }
     return this.read(scratch) ? scratch : null;
   }
