@@ -228,21 +228,40 @@ const EXCURSION_UP = 0.5;
 const EXCURSION_DOWN = EXCURSION_UP / 49;
 const MAX_EXCURSION_DB = 15;
 
+// The detector's numbers in its buffer (s64 indices), after the filter state (z, 15) and the energies (3).
+const D_BAND_SHARE = 18; // bandShare
+const D_PEAK = 19; // highest excursion above the floor during the spurt, dB
+const D_INV_POWER = 20; // 1 / (frameSamples · FULL_SCALE_POWER)
+const D_COUNT = 22; // (the bands' numbers and rings after them stay 16-byte aligned)
+
+// A band's numbers in the detector's buffer (s64 indices from the band's `v`).
+const V_LEVEL = 0; // level of the last frame, dBFS
+const V_SLOW = 1; // level smoothed over the fall window (200 ms), dBFS: what the floor falls to
+const V_FLOOR = 2; // noise floor, dBFS
+const V_EXCURSION = 3; // how far the background alone rises above the floor (its 98th percentile), dB
+const V_STEADY_LO = 4; // measure()'s lowest level of the short window, for commit()
+const V_LONG_LO = 5; // measure()'s lowest smoothed level of the long window, for commit()
+const V_POWER = 6; // measure()'s input: the frame's power in the band, relative to full scale
+const V_COUNT = 8; // (a multiple of 2: the rings after them stay 16-byte aligned)
+
 /**
  * Noise floor, background excursion and the speech-like test for one band. Everything it needs is
  * allocated by the constructor.
  */
 class BandTracker {
+  // Its numbers (level, floor, …) lie in the detector's buffer too, at `v` (V_* offsets), not in
+  // fields: a field holding a fractional number holds it in an object of its own, one more to
+  // fetch per number and frame.
   /** Level of the last frame, dBFS. */
-  level = MIN_LEVEL_DB;
-  /** Level smoothed over 100 ms (mean power of the last 5 frames), dBFS. */
-  smoothed = MIN_LEVEL_DB;
-  /** Level smoothed over the fall window (200 ms), dBFS: what the floor falls to. */
-  slow = MIN_LEVEL_DB;
+  get level(): number {
+    return this.s64[this.v + V_LEVEL]!;
+  }
   /** Noise floor, dBFS. */
-  floor = MIN_LEVEL_DB;
-  /** How far the background alone rises above the floor (its 98th percentile), dB. */
-  excursion = INITIAL_EXCURSION_DB;
+  get floor(): number {
+    return this.s64[this.v + V_FLOOR]!;
+  }
+  /** Where measure()'s input goes: the frame's power in the band, relative to full scale. */
+  readonly powerAt: number;
   /** Whether the last frame was speech-like in this band. */
   active = false;
   /**
@@ -252,6 +271,7 @@ class BandTracker {
    */
   backgroundFrames = 0;
   private init = false;
+  private readonly v: number;
   // Its rings lie in the detector's one buffer, reached through the detector's two views of it
   // (s64, s32) at these indices: no views of their own (at 1,000 calls every object a frame
   // touches is a likely cache miss).
@@ -269,21 +289,14 @@ class BandTracker {
   private readonly longLen: number;
   private longPos = 0;
   private longCount = 0;
-  // results of measure(), for commit()
+  // results of measure(), for commit() (and V_STEADY_LO, V_LONG_LO)
   private steady = false;
-  private steadyLo = 0;
   /** Whether the 100 ms-smoothed level has stayed within the long spread over the long window. */
   longSteady = false;
-  private longLo = 0;
-  /**
-   * Input of measure(): the frame's power in the band, relative to full scale. (A field, not an
-   * argument: a double passed to a call that is not inlined is boxed, i.e. allocated, each time.)
-   */
-  power = 0;
 
   /** Bytes of `store` a tracker with these parameters takes (see the constructor). */
   static bytes(p: BandParams): number {
-    return 8 * Math.max(p.smoothFrames, p.fallFrames) + 8 * Math.ceil((p.steadyFrames + p.longFrames) / 2); // (a multiple of 8)
+    return 8 * V_COUNT + 8 * Math.max(p.smoothFrames, p.fallFrames) + 8 * Math.ceil((p.steadyFrames + p.longFrames) / 2); // (a multiple of 8)
   }
 
   /** Its arrays lie in the buffer `s64` and `s32` view, from byte `at` (8-aligned), BandTracker.bytes(p) of it. */
@@ -291,19 +304,24 @@ class BandTracker {
     this.s64 = s64;
     this.s32 = s32;
     this.pwLen = Math.max(p.smoothFrames, p.fallFrames);
-    this.pwAt = at / 8;
+    this.v = at / 8;
+    this.powerAt = this.v + V_POWER;
+    this.pwAt = this.v + V_COUNT;
     this.ringLen = p.steadyFrames;
-    this.ringAt = (at + 8 * this.pwLen) / 4;
+    this.ringAt = 2 * (this.pwAt + this.pwLen);
     this.longLen = p.longFrames;
     this.longAt = this.ringAt + this.ringLen;
   }
 
   reset(): void {
-    this.level = MIN_LEVEL_DB;
-    this.smoothed = MIN_LEVEL_DB;
-    this.slow = MIN_LEVEL_DB;
-    this.floor = MIN_LEVEL_DB;
-    this.excursion = INITIAL_EXCURSION_DB;
+    const s64 = this.s64, v = this.v;
+    s64[v + V_LEVEL] = MIN_LEVEL_DB;
+    s64[v + V_SLOW] = MIN_LEVEL_DB;
+    s64[v + V_FLOOR] = MIN_LEVEL_DB;
+    s64[v + V_EXCURSION] = INITIAL_EXCURSION_DB;
+    s64[v + V_STEADY_LO] = 0;
+    s64[v + V_LONG_LO] = 0;
+    s64[v + V_POWER] = 0;
     this.active = false;
     this.backgroundFrames = 0;
     this.init = false;
@@ -317,10 +335,7 @@ class BandTracker {
     this.longPos = 0;
     this.longCount = 0;
     this.steady = false;
-    this.steadyLo = 0;
     this.longSteady = false;
-    this.longLo = 0;
-    this.power = 0;
   }
 
   /**
@@ -329,12 +344,13 @@ class BandTracker {
    */
   measure(speaking: boolean): void {
     const p = this.p;
-    const power = this.power;
+    const s64 = this.s64, v = this.v;
+    const power = s64[v + V_POWER]!;
     const level = toDb(power);
-    this.level = level;
+    s64[v + V_LEVEL] = level;
 
     // 100 ms smoothing (mean power), for the floor's fall and the long rule
-    const s64 = this.s64, pwAt = this.pwAt, pwLen = this.pwLen;
+    const pwAt = this.pwAt, pwLen = this.pwLen;
     s64[pwAt + this.pwPos] = power;
     this.pwPos = this.pwPos + 1 === pwLen ? 0 : this.pwPos + 1;
     if (this.pwCount < pwLen) this.pwCount++;
@@ -345,21 +361,20 @@ class BandTracker {
     const nLong = Math.min(p.fallFrames, this.pwCount);
     for (let k = 0, i = this.pwPos; k < nLong; k++) {
       i = i === 0 ? pwLen - 1 : i - 1;
-      const v = s64[pwAt + i]!;
-      sumLong += v;
-      if (k < nShort) sumShort += v;
+      const pw = s64[pwAt + i]!;
+      sumLong += pw;
+      if (k < nShort) sumShort += pw;
     }
     const smoothed = toDb(sumShort / nShort);
-    this.smoothed = smoothed;
-    this.slow = toDb(sumLong / nLong);
+    s64[v + V_SLOW] = toDb(sumLong / nLong);
 
     if (!this.init) {
       this.init = true;
-      this.floor = level;
+      s64[v + V_FLOOR] = level;
     }
-    const exc = this.excursion;
+    const exc = s64[v + V_EXCURSION]!;
     const threshold = speaking ? Math.max(p.continueDb, exc + p.continueOverBg) : Math.max(p.onsetDb, exc + p.onsetOverBg);
-    this.active = level >= p.minDb && level > this.floor + threshold;
+    this.active = level >= p.minDb && level > s64[v + V_FLOOR]! + threshold;
 
     // short rule: spread of the last steadyFrames levels
     const s32 = this.s32, ringAt = this.ringAt, ringLen = this.ringLen;
@@ -367,7 +382,7 @@ class BandTracker {
     this.pos = this.pos + 1 === ringLen ? 0 : this.pos + 1;
     if (this.count < ringLen) this.count++;
     this.steady = false;
-    this.steadyLo = level;
+    s64[v + V_STEADY_LO] = level;
     if (this.count === ringLen) {
       let lo = level;
       let hi = level;
@@ -377,12 +392,12 @@ class BandTracker {
         if (v > hi) hi = v;
       }
       this.steady = hi - lo <= p.steadySpread;
-      this.steadyLo = lo;
+      s64[v + V_STEADY_LO] = lo;
     }
 
     // long rule: spread of the smoothed level over the last longFrames
     this.longSteady = false;
-    this.longLo = smoothed;
+    s64[v + V_LONG_LO] = smoothed;
     const longAt = this.longAt, longLen = this.longLen;
     if (longLen > 0) {
       s32[longAt + this.longPos] = smoothed;
@@ -397,7 +412,7 @@ class BandTracker {
           if (v > hi) hi = v;
         }
         this.longSteady = hi - lo <= p.longSpread;
-        this.longLo = lo;
+        s64[v + V_LONG_LO] = lo;
       }
     }
   }
@@ -411,27 +426,29 @@ class BandTracker {
    */
   commit(longBackground: boolean, speaking: boolean): boolean {
     const p = this.p;
-    const floor = this.floor;
-    const smoothed = this.slow;
+    const s64 = this.s64, v = this.v;
+    const floor = s64[v + V_FLOOR]!;
+    const smoothed = s64[v + V_SLOW]!;
+    const longLo = s64[v + V_LONG_LO]!;
+    const steadyLo = s64[v + V_STEADY_LO]!;
     let next: number;
     this.backgroundFrames = 0;
     if (smoothed < floor) next = smoothed;
-    else if (longBackground && this.longLo > floor) next = this.longLo;
-    else if (this.steady && this.steadyLo > floor && this.steadyLo - floor <= p.steadyMaxStep) {
-      next = this.steadyLo;
+    else if (longBackground && longLo > floor) next = longLo;
+    else if (this.steady && steadyLo > floor && steadyLo - floor <= p.steadyMaxStep) {
+      next = steadyLo;
       this.backgroundFrames = this.ringLen;
     } else next = floor + (speaking || this.active ? p.riseSpeech : p.riseIdle);
     if (next > smoothed) next = smoothed;
-    this.floor = next;
+    s64[v + V_FLOOR] = next;
     if (longBackground) this.backgroundFrames = this.longLen;
     // What a steady window holds is background: nothing in it is speech-like.
     if (this.backgroundFrames > 0) this.active = false;
 
     if (longBackground && !speaking) {
-      const e = this.level - next;
-      const exc = this.excursion;
-      if (e > exc) this.excursion = Math.min(MAX_EXCURSION_DB, exc + EXCURSION_UP);
-      else this.excursion = Math.max(0, exc - EXCURSION_DOWN);
+      const e = s64[v + V_LEVEL]! - next;
+      const exc = s64[v + V_EXCURSION]!;
+      s64[v + V_EXCURSION] = e > exc ? Math.min(MAX_EXCURSION_DB, exc + EXCURSION_UP) : Math.max(0, exc - EXCURSION_DOWN);
     }
     return this.active;
   }
@@ -460,13 +477,14 @@ export class SpeechDetector {
   /** Whether the last frame alone was speech-like (before onset/hangover smoothing). */
   frameActive = false;
   /** Share (0…1) of the last frame's energy (DC removed) that lies in 300–3400 Hz. */
-  bandShare = 0;
+  get bandShare(): number {
+    return this.s64[D_BAND_SHARE]!;
+  }
 
   // --- parameters ---
   private readonly hangoverFrames: number;
   private readonly onsetFrames: number;
   private readonly onsetMask: number;
-  private readonly invPower: number; // 1 / (frameSamples · FULL_SCALE_POWER)
   /** Whether filterFrame() runs in the WebAssembly kernel. */
   private readonly kernel: boolean;
 
@@ -478,6 +496,8 @@ export class SpeechDetector {
    * blocker's last input and its last two outputs.
    */
   private readonly z: Float64Array;
+  /** The whole buffer; the detector's own numbers at D_* (see BandTracker for why not in fields). */
+  private readonly s64: Float64Array;
   /** The last frame's energies: total (DC removed), mid band, high band. */
   private readonly energy: Float64Array;
 
@@ -488,7 +508,6 @@ export class SpeechDetector {
   private hang = 0;
   // the last talk-spurt, for undoing it if it proves to be background
   private retractable = false;
-  private spurtPeak = 0; // highest excursion above the floor during the spurt, dB
   private prevSeen = false;
   private prevStartMs = -1;
   private prevEndMs = -1;
@@ -508,7 +527,6 @@ export class SpeechDetector {
     }
     this.onsetFrames = need;
     this.onsetMask = (1 << win) - 1;
-    this.invPower = 1 / (fs * FULL_SCALE_POWER);
     const params = sharedParams({
       onsetDb: opts.onsetDb ?? 9,
       continueDb: opts.continueDb ?? 3,
@@ -526,13 +544,15 @@ export class SpeechDetector {
       riseSpeech: ((opts.riseSpeechDbPerS ?? 0.5) * this.frameMs) / 1000,
     });
     const band = BandTracker.bytes(params);
-    const store = new ArrayBuffer(8 * 18 + 2 * band);
+    const store = new ArrayBuffer(8 * D_COUNT + 2 * band);
     this.z = new Float64Array(store, 0, 15);
     this.energy = new Float64Array(store, 8 * 15, 3);
     const s64 = new Float64Array(store);
+    this.s64 = s64;
+    s64[D_INV_POWER] = 1 / (fs * FULL_SCALE_POWER);
     const s32 = new Float32Array(store);
-    this.mid = new BandTracker(params, s64, s32, 8 * 18);
-    this.high = new BandTracker(params, s64, s32, 8 * 18 + band);
+    this.mid = new BandTracker(params, s64, s32, 8 * D_COUNT);
+    this.high = new BandTracker(params, s64, s32, 8 * D_COUNT + band);
     this.reset();
   }
 
@@ -553,7 +573,7 @@ export class SpeechDetector {
     this.activeHist = 0;
     this.hang = 0;
     this.retractable = false;
-    this.spurtPeak = 0;
+    this.s64[D_PEAK] = 0;
     this.prevSeen = false;
     this.prevStartMs = -1;
     this.prevEndMs = -1;
@@ -562,7 +582,7 @@ export class SpeechDetector {
   /** Back to the initial state: counters, floors, filters; as if new. */
   reset(): void {
     this.restart();
-    this.bandShare = 0;
+    this.s64[D_BAND_SHARE] = 0;
     this.z.fill(0);
     this.mid.reset();
     this.high.reset();
@@ -604,12 +624,14 @@ export class SpeechDetector {
     const eMid = energy[1]!;
     const eHigh = energy[2]!;
 
-    this.bandShare = eTotal > 0 ? Math.min(1, eMid / eTotal) : 0;
+    const s64 = this.s64;
+    s64[D_BAND_SHARE] = eTotal > 0 ? Math.min(1, eMid / eTotal) : 0;
     const speaking = this.speaking;
     const mid = this.mid;
     const high = this.high;
-    mid.power = eMid * this.invPower;
-    high.power = eHigh * this.invPower;
+    const inv = s64[D_INV_POWER]!;
+    s64[mid.powerAt] = eMid * inv;
+    s64[high.powerAt] = eHigh * inv;
     mid.measure(speaking);
     high.measure(speaking);
     const longBackground = mid.longSteady;
@@ -632,7 +654,7 @@ export class SpeechDetector {
     let hang = this.hang;
     let hist = ((this.activeHist << 1) | (active ? 1 : 0)) & this.onsetMask;
     let retractable = this.retractable;
-    let peak = this.spurtPeak;
+    let peak = s64[D_PEAK]!;
     let prevSeen = this.prevSeen;
     let prevStart = this.prevStartMs;
     let prevEnd = this.prevEndMs;
@@ -692,7 +714,7 @@ export class SpeechDetector {
     this.hang = hang;
     this.activeHist = hist;
     this.retractable = retractable;
-    this.spurtPeak = peak;
+    s64[D_PEAK] = peak;
     this.prevSeen = prevSeen;
     this.prevStartMs = prevStart;
     this.prevEndMs = prevEnd;
