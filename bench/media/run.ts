@@ -47,6 +47,7 @@ import type { ResultInfo, Tone } from '../../src/calls/CallTypes.ts';
 import { Operation } from '../../src/calls/Operation.ts';
 import type { Participant } from '../../src/calls/Participant.ts';
 import { MediaEngine } from '../../src/media/MediaEngine.ts';
+import type { MediaLeg } from '../../src/media/MediaLeg.ts';
 import { FRAME_MS, SAMPLE_RATE } from '../../src/media/MediaFormat.ts';
 import { Player } from '../../src/media/Player.ts';
 import type { ResponseRecordings } from '../../src/media/ResponseRecordings.ts';
@@ -75,9 +76,15 @@ const SERIES = (process.env.BENCH_CALLS ?? '100,250,500,1000,1500')
   });
 if (SERIES.length === 0) throw new Error('BENCH_CALLS is empty');
 const TICKS = intEnv('BENCH_TICKS', 500, 10, 100_000); // 500 ticks = 10 s of audio
-const WARMUP_TICKS = intEnv('BENCH_WARMUP_TICKS', 500, 0, 100_000); // 10 s: every path (prompts, beeps, recordings, keys) runs before measuring
-/** Calls start at random ticks within this many (450 = 9 s: about one IVR cycle, so phases are spread as on a server in steady state). */
-const SPREAD_TICKS = intEnv('BENCH_SPREAD_TICKS', 450, 1, 100_000);
+/**
+ * Calls start at random ticks within this many. 2000 = 40 s, four to five IVR cycles: with 450 (one
+ * cycle, before 0.3.3) the calls' phases were still bunched when measured (the number of legs
+ * speaking swung by ±10 % over seconds, four times what independent calls show, and the tick time
+ * with it); from 2000 on it swings as much as independent calls' would (`speakingLegs` in the JSON).
+ */
+const SPREAD_TICKS = intEnv('BENCH_SPREAD_TICKS', 2000, 1, 100_000);
+/** Ticks before measuring: every call started, every path (prompts, beeps, recordings, keys) run. */
+const WARMUP_TICKS = intEnv('BENCH_WARMUP_TICKS', SPREAD_TICKS + 500, 0, 100_000);
 const RT_SECONDS = intEnv('BENCH_RT_SECONDS', 5, 0, 600);
 /** Call counts run against the real clock: by default the target's (when in the series) and the largest. */
 const RT_CALLS: number[] = process.env.BENCH_RT_CALLS
@@ -171,6 +178,21 @@ async function memNow(): Promise<number> {
   gc?.();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
+}
+
+/** Mean, standard deviation and range of a series. */
+function spreadOf(values: readonly number[]): { mean: number; sd: number; min: number; max: number } {
+  const n = values.length;
+  if (n === 0) return { mean: 0, sd: 0, min: 0, max: 0 };
+  let sum = 0, sq = 0, min = Infinity, max = -Infinity;
+  for (const v of values) {
+    sum += v;
+    sq += v * v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const mean = sum / n;
+  return { mean: round(mean, 1), sd: round(Math.sqrt(Math.max(0, sq / n - mean * mean)), 1), min, max };
 }
 
 type GcStats = Record<string, { count: number; ms: number; maxMs: number }>;
@@ -355,6 +377,7 @@ class World {
   private opSeq = 0;
   readonly media: CallMedia;
   readonly calls: BenchCall[] = [];
+  private readonly legs: MediaLeg[] = [];
   private readonly byLeg = new Map<AppLeg, BenchCall>();
   /** The tick the harness last scripted. */
   private now = 0;
@@ -420,6 +443,14 @@ class World {
     };
     this.calls.push(c);
     this.byLeg.set(appLeg, c);
+    this.legs.push(this.media.legOf(caller)!, this.media.legOf(bot)!);
+  }
+
+  /** How many legs speak this tick (after it): the mix of the calls' phases, which the tick's cost follows. */
+  speakingLegs(): number {
+    let n = 0;
+    for (const leg of this.legs) if (leg.speaking) n++;
+    return n;
   }
 
   /** The harness's part of tick `t`: starts of speech and prompts, key presses. */
@@ -502,6 +533,8 @@ interface TightResult {
   bytesPerCall: number;
   gc: GcStats;
   counters: Counters;
+  /** Legs speaking after each measured tick: how steady the calls' phase mix was (see SPREAD_TICKS). */
+  speakingLegs: { mean: number; sd: number; min: number; max: number };
   meetsTarget: boolean;
   /** The same over the ticks the OS did not interrupt. */
   meetsTargetUnpreempted: boolean | null;
@@ -532,9 +565,11 @@ async function tightRun(scenario: Scenario, n: number, prompt: Int16Array, speec
   const gcWatch = new GcWatch();
   gcWatch.start();
   const cpu0 = process.cpuUsage();
+  const speaking: number[] = [];
   for (let t = t0, end = t0 + TICKS; t < end; t++) {
     world.script(t);
     engine.tick();
+    speaking.push(world.speakingLegs());
     await nextTurn(); // the operations' callbacks (setImmediate) run between ticks, as under the clock
   }
   const cpu = process.cpuUsage(cpu0);
@@ -582,6 +617,7 @@ async function tightRun(scenario: Scenario, n: number, prompt: Int16Array, speec
     bytesPerCall,
     gc: gcs,
     counters,
+    speakingLegs: spreadOf(speaking),
     meetsTarget: tickMs.p99 < TARGET.tickP99Ms && bytesPerCall < TARGET.bytesPerCall,
     meetsTargetUnpreempted: measurable ? quantiles(unpreempted).p99 < TARGET.tickP99Ms && bytesPerCall < TARGET.bytesPerCall : null,
   };
