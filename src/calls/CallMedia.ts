@@ -571,14 +571,13 @@ export class CallMedia {
       const recorder = new Recorder(listen.maxFrames);
       gate.restart();
       listen.recorder = recorder;
-      const recordSink = listen;
       job.tone = (tone) => {
-        if (recordSink.done || !params.stopTones.includes(tone)) return;
-        recordSink.done = true;
+        if (listen.done || !params.stopTones.includes(tone)) return;
+        listen.done = true;
         stopRecording('stopToneDetected', Results.stopTone(tone), recorder);
       };
       job.cancel = () => {
-        recordSink.done = true;
+        listen.done = true;
         stopRecording('operationCanceled', Results.operationCanceled(), recorder);
       };
     };

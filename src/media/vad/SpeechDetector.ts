@@ -242,7 +242,48 @@ const V_EXCURSION = 3; // how far the background alone rises above the floor (it
 const V_STEADY_LO = 4; // measure()'s lowest level of the short window, for commit()
 const V_LONG_LO = 5; // measure()'s lowest smoothed level of the long window, for commit()
 const V_POWER = 6; // measure()'s input: the frame's power in the band, relative to full scale
-const V_COUNT = 8; // (a multiple of 2: the rings after them stay 16-byte aligned)
+const V_SHORT_MIN = 7; // the least and greatest level in the short ring (two numbers: see slide())
+const V_LONG_MIN = 9; // the same for the long ring
+const V_COUNT = 12; // (a multiple of 2: the rings after them stay 16-byte aligned)
+
+/**
+ * Writes `x` (as f32) at `pos` of the ring s32[at, at + len), which held `count` values, and keeps
+ * the least and greatest value the ring holds in s64[mm] and s64[mm + 1]. The same numbers a scan of
+ * the ring gives, for a scan's cost only when the value pushed out was the least or the greatest
+ * and the new one does not take its place (the rule windows are 12 and 50 frames, two bands, every
+ * frame: a scan each time was most of the detector's bookkeeping).
+ */
+function slide(s32: Float32Array, at: number, len: number, pos: number, count: number, x: number, s64: Float64Array, mm: number): void {
+  const f = Math.fround(x);
+  let mn: number, mx: number;
+  if (count === 0) {
+    mn = f;
+    mx = f;
+  } else {
+    mn = s64[mm]!;
+    mx = s64[mm + 1]!;
+    const old = count < len ? f : s32[at + pos]!; // (while filling, nothing is pushed out)
+    let rescan = false;
+    if (f <= mn) mn = f;
+    else if (old === mn) rescan = true;
+    if (f >= mx) mx = f;
+    else if (old === mx) rescan = true;
+    if (rescan) {
+      s32[at + pos] = f;
+      mn = f;
+      mx = f;
+      const n = count < len ? count + 1 : len;
+      for (let i = at; i < at + n; i++) {
+        const y = s32[i]!;
+        if (y < mn) mn = y;
+        if (y > mx) mx = y;
+      }
+    }
+  }
+  s32[at + pos] = f;
+  s64[mm] = mn;
+  s64[mm + 1] = mx;
+}
 
 /**
  * Noise floor, background excursion and the speech-like test for one band. Everything it needs is
@@ -376,21 +417,18 @@ class BandTracker {
     const threshold = speaking ? Math.max(p.continueDb, exc + p.continueOverBg) : Math.max(p.onsetDb, exc + p.onsetOverBg);
     this.active = level >= p.minDb && level > s64[v + V_FLOOR]! + threshold;
 
-    // short rule: spread of the last steadyFrames levels
-    const s32 = this.s32, ringAt = this.ringAt, ringLen = this.ringLen;
-    s32[ringAt + this.pos] = level;
+    // short rule: spread of the last steadyFrames levels (the ring's, and this level's own
+    // unrounded value, as they always were)
+    const ringLen = this.ringLen;
+    slide(this.s32, this.ringAt, ringLen, this.pos, this.count, level, s64, v + V_SHORT_MIN);
     this.pos = this.pos + 1 === ringLen ? 0 : this.pos + 1;
     if (this.count < ringLen) this.count++;
     this.steady = false;
     s64[v + V_STEADY_LO] = level;
     if (this.count === ringLen) {
-      let lo = level;
-      let hi = level;
-      for (let i = ringAt; i < ringAt + ringLen; i++) {
-        const v = s32[i]!;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
+      const mn = s64[v + V_SHORT_MIN]!, mx = s64[v + V_SHORT_MIN + 1]!;
+      const lo = mn < level ? mn : level;
+      const hi = mx > level ? mx : level;
       this.steady = hi - lo <= p.steadySpread;
       s64[v + V_STEADY_LO] = lo;
     }
@@ -398,19 +436,15 @@ class BandTracker {
     // long rule: spread of the smoothed level over the last longFrames
     this.longSteady = false;
     s64[v + V_LONG_LO] = smoothed;
-    const longAt = this.longAt, longLen = this.longLen;
+    const longLen = this.longLen;
     if (longLen > 0) {
-      s32[longAt + this.longPos] = smoothed;
+      slide(this.s32, this.longAt, longLen, this.longPos, this.longCount, smoothed, s64, v + V_LONG_MIN);
       this.longPos = this.longPos + 1 === longLen ? 0 : this.longPos + 1;
       if (this.longCount < longLen) this.longCount++;
       if (this.longCount === longLen) {
-        let lo = smoothed;
-        let hi = smoothed;
-        for (let i = longAt; i < longAt + longLen; i++) {
-          const v = s32[i]!;
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
-        }
+        const mn = s64[v + V_LONG_MIN]!, mx = s64[v + V_LONG_MIN + 1]!;
+        const lo = mn < smoothed ? mn : smoothed;
+        const hi = mx > smoothed ? mx : smoothed;
         this.longSteady = hi - lo <= p.longSpread;
         s64[v + V_LONG_LO] = lo;
       }
