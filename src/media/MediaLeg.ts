@@ -124,30 +124,22 @@ export class MediaLeg {
 
   /** Runs the taps on this tick's inbound frame. */
   tap(): void {
-    const t0 = this.tap0;
-    if (t0 === null) return;
-    const frame = this.frame, silent = !this.speaking;
-    t0.write(frame, silent);
-    const t1 = this.tap1;
-    if (t1 !== null) {
-      t1.write(frame, silent);
-      const rest = this.taps;
-      for (let i = 2; i < rest.length; i++) rest[i]!.write(frame, silent);
-    }
+    writeAll(this.tap0, this.tap1, this.taps, this.frame, !this.speaking);
   }
 
   /** Gives the sinks what the participant hears this tick. */
   hear(frame: Int16Array, silent: boolean): void {
-    const k0 = this.sink0;
-    if (k0 === null) return;
-    k0.write(frame, silent);
-    const k1 = this.sink1;
-    if (k1 !== null) {
-      k1.write(frame, silent);
-      const rest = this.sinks;
-      for (let i = 2; i < rest.length; i++) rest[i]!.write(frame, silent);
-    }
+    writeAll(this.sink0, this.sink1, this.sinks, frame, silent);
   }
+}
+
+/** Writes the frame to a list's sinks: its first two from the leg's fields, any others from the list. */
+function writeAll(first: FrameSink | null, second: FrameSink | null, list: readonly FrameSink[], frame: Int16Array, silent: boolean): void {
+  if (first === null) return;
+  first.write(frame, silent);
+  if (second === null) return;
+  second.write(frame, silent);
+  for (let i = 2; i < list.length; i++) list[i]!.write(frame, silent);
 }
 
 function remove<T>(list: T[], x: T): void {
