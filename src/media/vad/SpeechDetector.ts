@@ -255,32 +255,29 @@ const V_COUNT = 12; // (a multiple of 2: the rings after them stay 16-byte align
  */
 function slide(s32: Float32Array, at: number, len: number, pos: number, count: number, x: number, s64: Float64Array, mm: number): void {
   const f = Math.fround(x);
-  let mn: number, mx: number;
+  const old = count < len ? f : s32[at + pos]!; // (while filling, nothing is pushed out)
+  s32[at + pos] = f;
   if (count === 0) {
+    s64[mm] = f;
+    s64[mm + 1] = f;
+    return;
+  }
+  let mn = s64[mm]!;
+  let mx = s64[mm + 1]!;
+  let rescan = false;
+  if (f <= mn) mn = f;
+  else if (old === mn) rescan = true;
+  if (f >= mx) mx = f;
+  else if (old === mx) rescan = true;
+  if (rescan) {
     mn = f;
     mx = f;
-  } else {
-    mn = s64[mm]!;
-    mx = s64[mm + 1]!;
-    const old = count < len ? f : s32[at + pos]!; // (while filling, nothing is pushed out)
-    let rescan = false;
-    if (f <= mn) mn = f;
-    else if (old === mn) rescan = true;
-    if (f >= mx) mx = f;
-    else if (old === mx) rescan = true;
-    if (rescan) {
-      s32[at + pos] = f;
-      mn = f;
-      mx = f;
-      const n = count < len ? count + 1 : len;
-      for (let i = at; i < at + n; i++) {
-        const y = s32[i]!;
-        if (y < mn) mn = y;
-        if (y > mx) mx = y;
-      }
+    for (let i = at, end = at + (count < len ? count + 1 : len); i < end; i++) {
+      const y = s32[i]!;
+      if (y < mn) mn = y;
+      if (y > mx) mx = y;
     }
   }
-  s32[at + pos] = f;
   s64[mm] = mn;
   s64[mm + 1] = mx;
 }
