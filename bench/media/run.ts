@@ -31,7 +31,7 @@
 //   taskset -c 0 npm run bench:media                   (every thread of the process on one core)
 //   node --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/media/run.ts
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,16 +75,16 @@ const SERIES = (process.env.BENCH_CALLS ?? '100,250,500,1000,1500')
     return n;
   });
 if (SERIES.length === 0) throw new Error('BENCH_CALLS is empty');
-const TICKS = intEnv('BENCH_TICKS', 500, 10, 100_000); // 500 ticks = 10 s of audio
+export const TICKS = intEnv('BENCH_TICKS', 500, 10, 100_000); // 500 ticks = 10 s of audio
 /**
  * Calls start at random ticks within this many. 2000 = 40 s, four to five IVR cycles: with 450 (one
  * cycle, before 0.3.3) the calls' phases were still bunched when measured (the number of legs
  * speaking swung by ±10 % over seconds, four times what independent calls show, and the tick time
  * with it); from 2000 on it swings as much as independent calls' would (`speakingLegs` in the JSON).
  */
-const SPREAD_TICKS = intEnv('BENCH_SPREAD_TICKS', 2000, 1, 100_000);
+export const SPREAD_TICKS = intEnv('BENCH_SPREAD_TICKS', 2000, 1, 100_000);
 /** Ticks before measuring: every call started, every path (prompts, beeps, recordings, keys) run. */
-const WARMUP_TICKS = intEnv('BENCH_WARMUP_TICKS', SPREAD_TICKS + 500, 0, 100_000);
+export const WARMUP_TICKS = intEnv('BENCH_WARMUP_TICKS', SPREAD_TICKS + 500, 0, 100_000);
 const RT_SECONDS = intEnv('BENCH_RT_SECONDS', 5, 0, 600);
 /** Call counts run against the real clock: by default the target's (when in the series) and the largest. */
 const RT_CALLS: number[] = process.env.BENCH_RT_CALLS
@@ -148,10 +148,14 @@ const gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc ?? (
   }
 })();
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
-const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+export const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 let rng = SEED >>> 0;
+/** Back to the seed's first number (bench/media/compare.ts: both worlds draw the same calls). */
+export function reseed(): void {
+  rng = SEED >>> 0;
+}
 function random(): number {
   rng ^= rng << 13; rng >>>= 0;
   rng ^= rng >>> 17;
@@ -260,7 +264,7 @@ const preemptions: () => number = (() => {
 })();
 
 /** The engine, its tick timed here (run() calls this.tick(), so the real clock's ticks are timed too). */
-class TimedEngine extends MediaEngine {
+export class TimedEngine extends MediaEngine {
   /** Wall-clock duration of each tick (ms). */
   timed: number[] | null = null;
   /** Whether each tick was preempted (see preemptions). */
@@ -282,7 +286,7 @@ class TimedEngine extends MediaEngine {
 // ---------------------------------------------------------------- audio
 
 /** A 3 s prompt: a vowel-like tone sequence (its content does not matter to the cost of playing it). */
-function makePrompt(speech: Int16Array): Int16Array {
+export function makePrompt(speech: Int16Array): Int16Array {
   const n = (SAMPLE_RATE * PROMPT_MS) / 1000;
   const out = new Int16Array(n);
   for (let i = 0; i < n; i++) out[i] = speech[i % speech.length]!;
@@ -290,7 +294,7 @@ function makePrompt(speech: Int16Array): Int16Array {
 }
 
 /** Speech from espeak-ng (several sentences with their natural pauses), or null when it is not installed. */
-function espeakSpeech(): Int16Array | null {
+export function espeakSpeech(): Int16Array | null {
   const dir = mkdtempSync(join(os.tmpdir(), 'telegraph-bench-media-'));
   try {
     const wav = join(dir, 'speech.wav');
@@ -312,7 +316,7 @@ function espeakSpeech(): Int16Array | null {
  * resonances), 150–300 ms each at a varying level, with short gaps between syllables and longer
  * pauses between "sentences" (digital silence, as between espeak-ng's sentences).
  */
-function syntheticSpeech(seconds = 12): Int16Array {
+export function syntheticSpeech(seconds = 12): Int16Array {
   const n = SAMPLE_RATE * seconds;
   const out = new Int16Array(n);
   let i = 0;
@@ -372,7 +376,7 @@ interface Counters {
 }
 
 /** What CallMedia needs from CallService, the prompt store and the recordings store, done in memory. */
-class World {
+export class World {
   readonly counters: Counters = { prompts: 0, records: 0, recordReasons: {}, recordedFrames: 0, keysSent: 0, tonesHeard: 0, failures: 0 };
   private opSeq = 0;
   readonly media: CallMedia;
@@ -776,4 +780,5 @@ async function main(): Promise<void> {
   console.log(`\nwritten: ${OUT_FILE}`);
 }
 
-await main();
+// (imported by bench/media/compare.ts: then only its parts are used)
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
