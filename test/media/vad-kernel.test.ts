@@ -17,17 +17,26 @@ import { dbfsAmplitude, espeakVersion, openSpeechSynth, pinkNoise, prng, toInt16
 const FS = 16000;
 const FRAME = 320;
 
-/** The detector's private filter state and energies. */
+/** Where the detector's private state lies: its filter state (z, 15 numbers), then its energies (3). */
 interface Internals {
   kernel: boolean;
-  z: Float64Array;
-  energy: Float64Array;
+  mem: { f64: Float64Array };
+  at: number;
 }
 const internals = (d: SpeechDetector) => d as unknown as Internals;
+/** The detector's filter state and energies, as views of where they lie now (the kernel's memory may have grown since). */
+function zOf(d: SpeechDetector): Float64Array {
+  const { mem, at } = internals(d);
+  return mem.f64.subarray(at, at + 15);
+}
+function energyOf(d: SpeechDetector): Float64Array {
+  const { mem, at } = internals(d);
+  return mem.f64.subarray(at + 15, at + 18);
+}
 
 /** Everything the detector reports or keeps about a frame, in order. */
 function snapshot(d: SpeechDetector, speaking: boolean): unknown[] {
-  const { z, energy } = internals(d);
+  const z = zOf(d), energy = energyOf(d);
   return [
     speaking, d.speaking, d.speechSeen, d.frameActive, d.frames, d.nowMs, d.lastSpeechStartMs, d.lastSpeechEndMs,
     d.silenceMs, d.levelDb, d.noiseFloorDb, d.highLevelDb, d.highNoiseFloorDb, d.bandShare, ...energy, ...z,
@@ -178,7 +187,7 @@ test('speech, noise, sweeps and full-scale squares: the same, bit for bit, after
 test('digital silence before and after sound: the at-rest shortcut and the flushing of a decayed state', () => {
   const p = pair();
   feed(p, silence(1), 'silence at rest');
-  assert.ok(internals(p.kernel).z.every((v) => v === 0), 'at rest');
+  assert.ok(zOf(p.kernel).every((v) => v === 0), 'at rest');
   const clicks = new Int16Array(FS / 2);
   clicks[100] = 1;
   clicks[3000] = -1;
@@ -194,7 +203,7 @@ test('digital silence before and after sound: the at-rest shortcut and the flush
     // ≈ 0.7 s of silence takes the DC blocker below 1e-30 (flushed), the band filters are cleared
     // by the total energy's test, and then the shortcut takes over
     feed(p, silence(2), `silence after ${what}`);
-    assert.ok(internals(p.kernel).z.every((v) => v === 0) && internals(p.js).z.every((v) => v === 0), `at rest after ${what}`);
+    assert.ok(zOf(p.kernel).every((v) => v === 0) && zOf(p.js).every((v) => v === 0), `at rest after ${what}`);
   }
 });
 
@@ -212,15 +221,34 @@ test('detectors sharing the kernel, interleaved frame by frame, each stay exact'
   }
 });
 
+test('detectors made while others run (their slots grow the kernel memory, which detaches its views) stay exact', () => {
+  const x = syntheticSpeech(6, 41);
+  const half = Math.floor(x.length / FRAME / 2) * FRAME;
+  const p = pair();
+  feed(p, x.subarray(0, half), 'before the growth');
+  const kernel = internals(p.kernel).mem;
+  const before = kernel.f64;
+  // about 1.2 KB each: hundreds of them grow the memory several times
+  const others = Array.from({ length: 400 }, () => new SpeechDetector());
+  for (const o of others) o.process(x.subarray(0, FRAME));
+  assert.notEqual(kernel.f64, before, 'the memory grew');
+  feed(p, x.subarray(half), 'after the growth');
+  // reset() after it grew: as new
+  p.kernel.reset();
+  p.js.reset();
+  feed(p, x, 'after reset()');
+  assert.equal(others.length, 400);
+});
+
 test('any filter state (denormal, signed zero, huge): the same state and energies after a frame', () => {
   const rnd = prng(31);
   const values = [0, -0, 5e-324, -5e-324, 2.2e-308, 1e-300, -3e-200, 1e-30, 1, -1, 123.456, 32767, -32768, 1e100, -1e150, 1e200];
   const frames = [new Int16Array(FRAME), toInt16(scaled(-10, whiteNoise(FRAME, 32))), square(FRAME / FS, 4)];
   for (let trial = 0; trial < 300; trial++) {
     const p = pair();
-    const z = internals(p.kernel).z;
+    const z = zOf(p.kernel);
     for (let i = 0; i < 15; i++) z[i] = rnd() < 0.3 ? 0 : values[Math.floor(rnd() * values.length)]! * (rnd() < 0.5 ? 1 : rnd());
-    internals(p.js).z.set(z);
+    zOf(p.js).set(z);
     const from = Array.from(z).join(', ');
     const frame = frames[trial % frames.length]!;
     const a = snapshot(p.kernel, p.kernel.process(frame));

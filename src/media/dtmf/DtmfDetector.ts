@@ -71,6 +71,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { KernelMemory } from '../KernelMemory.ts';
 
 const FS = 16000;
 const FSD = 8000; // analysis rate after decimation
@@ -168,35 +169,36 @@ const HEAP_BASE = 16384;
 
 /**
  * The WebAssembly kernel (dtmfKernel.wat) and its memory, one for every detector in the process:
- * each detector has a slot in it for its input and decimated signal. A slot is freed when its
- * detector is garbage-collected. Growing the memory detaches every view of it: a detector checks
- * its views at each frame and makes them again when that has happened.
+ * each detector has a slot in it for its input and decimated signal (see KernelMemory). Growing the
+ * memory detaches every view of it: a detector checks its views at each frame and makes them again
+ * when that has happened.
  */
 class KernelHeap {
   readonly frame: (slot: number, first: number, shift: number, floor: number, neighbour: number, shareBound: number) => void;
-  input: Int16Array; // WIN_IN: the frame goes to [22, 342)
-  work: Float32Array; // WX: the work signal, laid out as a slot's X after a shift (pos = KEEP before the frame)
+  input!: Int16Array; // WIN_IN: the frame goes to [22, 342)
+  work!: Float32Array; // WX: the work signal, laid out as a slot's X after a shift (pos = KEEP before the frame)
   /** One window's filters for tones k..k+3: goertzel(window's address, 9696 + 4k); results in gres. */
   readonly goertzel: (x: number, coef: number) => void;
-  gres: Float64Array; // GRES: s1[0..3], s2[0..3], energy
-  res: Float64Array; // RES: 4 windows × (s1[0..3], s2[0..3], energy)
-  spec: Float64Array; // SPEC: 4 windows × (re, im, pw, mag [0..3], row test passed)
-  private readonly memory: WebAssembly.Memory;
-  private readonly free: number[] = [];
-  private top = HEAP_BASE;
-  private readonly registry = new FinalizationRegistry<number>((slot) => this.free.push(slot));
+  gres!: Float64Array; // GRES: s1[0..3], s2[0..3], energy
+  res!: Float64Array; // RES: 4 windows × (s1[0..3], s2[0..3], energy)
+  spec!: Float64Array; // SPEC: 4 windows × (re, im, pw, mag [0..3], row test passed)
+  readonly slots: KernelMemory;
 
   constructor(bytes: Uint8Array<ArrayBuffer>) {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
     this.frame = inst.exports.frame as KernelHeap['frame'];
     this.goertzel = inst.exports.goertzel as KernelHeap['goertzel'];
-    this.memory = inst.exports.memory as WebAssembly.Memory;
-    const mem = this.memory.buffer;
+    this.slots = new KernelMemory(inst.exports.memory as WebAssembly.Memory, HEAP_BASE, (mem) => this.views(mem));
+    const mem = this.slots.buffer;
     new Float32Array(mem, 8192, N).set(WIN32);
     new Float32Array(mem, 9728, 7).set(HB_COEF32);
     new Float32Array(mem, 9696, 8).set(TONE_COEF32);
     new Float64Array(mem, 10560, 4).set(TONE_COS.subarray(0, 4));
     new Float64Array(mem, 10592, 4).set(TONE_SIN.subarray(0, 4));
+    this.views(mem);
+  }
+
+  private views(mem: ArrayBuffer): void {
     this.res = new Float64Array(mem, 10240, 36);
     this.spec = new Float64Array(mem, 10624, 4 * SPEC_WINDOW);
     this.gres = new Float64Array(mem, 11360, 9);
@@ -205,46 +207,21 @@ class KernelHeap {
   }
 
   /** How many times the memory grew (each time detaching every view of it). */
-  generation = 0;
+  get generation(): number {
+    return this.slots.generation;
+  }
 
   /** A slot for `owner` (freed when it is collected), or −1 when the memory cannot grow. */
   tryAlloc(owner: object): number {
-    let slot = this.free.pop();
-    if (slot === undefined) {
-      const top = this.top + SLOT_BYTES;
-      const size = this.memory.buffer.byteLength;
-      if (top > size) {
-        // grow by half at least: a burst of new calls should not grow (and detach) it call by call
-        const pages = Math.ceil((top - size) / 65536);
-        try {
-          this.memory.grow(Math.max(pages, size >>> 17));
-        } catch {
-          try {
-            this.memory.grow(pages);
-          } catch {
-            return -1;
-          }
-        }
-        this.generation++;
-        this.res = new Float64Array(this.memory.buffer, 10240, 36);
-        this.spec = new Float64Array(this.memory.buffer, 10624, 4 * SPEC_WINDOW);
-        this.gres = new Float64Array(this.memory.buffer, 11360, 9);
-        this.input = new Int16Array(this.memory.buffer, WORK_IN, LIN);
-        this.work = new Float32Array(this.memory.buffer, WORK_X, CAP);
-      }
-      slot = this.top;
-      this.top = top;
-    }
-    this.registry.register(owner, slot);
-    return slot;
+    return this.slots.alloc(owner, SLOT_BYTES);
   }
 
   lin(slot: number): Int16Array {
-    return new Int16Array(this.memory.buffer, slot, LIN);
+    return new Int16Array(this.slots.buffer, slot, LIN);
   }
 
   buf(slot: number): Float32Array {
-    return new Float32Array(this.memory.buffer, slot + BUF_AT, CAP);
+    return new Float32Array(this.slots.buffer, slot + BUF_AT, CAP);
   }
 }
 

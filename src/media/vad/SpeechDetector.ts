@@ -3,7 +3,7 @@
  * one frame at a time (20 ms = 320 samples). It is what Graph's recordResponse timers stand on:
  * `initialSilenceTimeoutInSeconds` (no speech since the recording started: `!speechSeen`) and
  * `maxSilenceTimeoutInSeconds` (silence after speech began: `silenceMs`). Allocates nothing per
- * frame: all state lives in typed arrays and fields created by the constructor.
+ * frame: all state lives in its fields and in a slot of memory taken by the constructor.
  *
  * METHOD (band energies against adaptive noise floors; no fixed level threshold)
  *   1. Bands. A DC blocker, then 2nd-order Butterworth sections split each frame into 300–3400 Hz
@@ -55,7 +55,8 @@
  * there because that loop is most of the detector's cost, and the media engine runs a detector
  * per call, 1,000 and more on one core: per 20 ms frame of speech with 1,000 detectors live
  * (bench/media/kernels.ts), about 1.7 µs with the kernel, 3.1 µs without. TELEGRAPH_VAD_KERNEL=0
- * turns it off.
+ * turns it off. A detector's whole state (filter state, band numbers, rings) lies in a slot of the
+ * kernel's memory, where the kernel works on it in place; only the frame is copied in.
  *
  * WHAT IT GUARANTEES (test/media/vad.test.ts: espeak-ng speech placed at known positions, clean
  * and in seeded white and pink noise at 20 dB S/N, S/N = active speech level over full-band noise
@@ -85,6 +86,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { KernelMemory } from '../KernelMemory.ts';
 
 const SAMPLE_RATE = 16000;
 
@@ -113,35 +115,59 @@ const RETRACT_BELOW_DB = 16;
 
 /** Frame size the kernel is written for (vadKernel.wat). */
 const KERNEL_FRAME = 320;
+/** Where the detectors' slots begin in the kernel's memory (below: its frame, constants and scratch). */
+const KERNEL_BASE = 4096;
 
 /**
- * The WebAssembly kernel (vadKernel.wat), one for the process: filterFrame() copies a frame and its
- * detector's filter state into the kernel's scratch, runs it, and copies the state and energies
- * back. Its memory is one page and never grows, so these views stay valid.
+ * Where a detector's state lies: views of the kernel's memory (shared by every detector that uses
+ * the kernel, each with a slot in it), or of the detector's own buffer. A detector reaches its
+ * numbers through these views at its slot's index: no views of its own (at 1,000 calls every
+ * object a frame touches is a likely cache miss, and these few are shared).
  */
-interface VadKernel {
-  readonly run: () => void;
-  readonly frame: Int16Array; // FRAME: the input
-  readonly state: Float64Array; // STATE: the 15 filter state doubles, as SpeechDetector's `z`
-  readonly energy: Float64Array; // ENERGY: total, mid, high (before the cascades' gains)
+interface StateMemory {
+  f64: Float64Array;
+  f32: Float32Array;
+}
+
+/** Views of all of `buffer` (every StateMemory is made here, so they share one shape). */
+function stateMemory(buffer: ArrayBuffer): StateMemory {
+  return { f64: new Float64Array(buffer), f32: new Float32Array(buffer) };
+}
+
+/**
+ * The WebAssembly kernel (vadKernel.wat), one for the process, and its memory: filterFrame() copies
+ * a frame in and runs the kernel on the detector's filter state where it lies, in its slot.
+ */
+class VadKernel {
+  readonly run: (state: number) => void;
+  readonly slots: KernelMemory;
+  /** FRAME: the input. */
+  frame: Int16Array;
+  /** The whole memory, where the detectors' slots are (its views made again when it grows). */
+  readonly state: StateMemory;
+
+  constructor(bytes: Uint8Array<ArrayBuffer>) {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    this.run = inst.exports.frame as (state: number) => void;
+    this.slots = new KernelMemory(inst.exports.memory as WebAssembly.Memory, KERNEL_BASE, (mem) => {
+      this.frame = new Int16Array(mem, 0, KERNEL_FRAME);
+      const views = stateMemory(mem);
+      this.state.f64 = views.f64;
+      this.state.f32 = views.f32;
+    });
+    this.frame = new Int16Array(this.slots.buffer, 0, KERNEL_FRAME);
+    this.state = stateMemory(this.slots.buffer);
+    // COEF: (a1, h1) (a2, h2) (b1, b1) (b2, b2), the DC pole
+    const c = FILTER;
+    this.state.f64.set([c[0]!, c[4]!, c[1]!, c[5]!, c[2]!, c[2]!, c[3]!, c[3]!, DC_POLE], 800 / 8);
+  }
 }
 
 /** Null where WebAssembly SIMD is missing (or TELEGRAPH_VAD_KERNEL=0): the JavaScript path then does the same work. */
 const KERNEL: VadKernel | null = (() => {
   if (process.env.TELEGRAPH_VAD_KERNEL === '0') return null;
   try {
-    const bytes = new Uint8Array(readFileSync(new URL('./vadKernel.wasm', import.meta.url)));
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const mem = (inst.exports.memory as WebAssembly.Memory).buffer;
-    // COEF: (a1, h1) (a2, h2) (b1, b1) (b2, b2), the DC pole
-    const c = FILTER;
-    new Float64Array(mem, 800, 9).set([c[0]!, c[4]!, c[1]!, c[5]!, c[2]!, c[2]!, c[3]!, c[3]!, DC_POLE]);
-    return {
-      run: inst.exports.frame as () => void,
-      frame: new Int16Array(mem, 0, KERNEL_FRAME),
-      state: new Float64Array(mem, 640, 15),
-      energy: new Float64Array(mem, 768, 3),
-    };
+    return new VadKernel(new Uint8Array(readFileSync(new URL('./vadKernel.wasm', import.meta.url))));
   } catch {
     return null;
   }
@@ -205,6 +231,17 @@ interface BandParams {
   longSpread: number;
   riseIdle: number; // dB per frame
   riseSpeech: number; // dB per frame
+  // derived (see bandParams): a band's layout in the detector's state
+  pwLen: number; // frames of powers kept: max(smoothFrames, fallFrames)
+  ringOff: number; // f32 index of the short ring from twice the band's f64 index (the long ring follows it)
+  words: number; // f64 words the band takes
+}
+
+/** The layout of a band's state, from its parameters (a band's numbers, then its rings; a multiple of 8 bytes). */
+function bandParams(p: Omit<BandParams, 'pwLen' | 'ringOff' | 'words'>): BandParams {
+  const pwLen = Math.max(p.smoothFrames, p.fallFrames);
+  const ringOff = 2 * (V_COUNT + pwLen);
+  return { ...p, pwLen, ringOff, words: V_COUNT + pwLen + Math.ceil((p.steadyFrames + p.longFrames) / 2) };
 }
 
 /**
@@ -228,23 +265,45 @@ const EXCURSION_UP = 0.5;
 const EXCURSION_DOWN = EXCURSION_UP / 49;
 const MAX_EXCURSION_DB = 15;
 
-// The detector's numbers in its buffer (s64 indices), after the filter state (z, 15) and the energies (3).
+// The detector's numbers in its state (f64 indices from its slot's), after the filter state (z, 15)
+// and the energies (3): where the kernel reads and writes them.
+const D_ENERGY = 15; // total (DC removed), mid band, high band
 const D_BAND_SHARE = 18; // bandShare
 const D_PEAK = 19; // highest excursion above the floor during the spurt, dB
 const D_INV_POWER = 20; // 1 / (frameSamples · FULL_SCALE_POWER)
 const D_COUNT = 22; // (the bands' numbers and rings after them stay 16-byte aligned)
 
-// A band's numbers in the detector's buffer (s64 indices from the band's `v`).
+// A band's numbers in the detector's state (f64 indices from the band's `v`), then its rings: the
+// powers of the last pwLen frames (f64), then as f32 the last steadyFrames levels (the short
+// ring) and the last longFrames smoothed levels (the long ring). In the state, not in the fields
+// of an object per band: that was two more objects to fetch per frame, and a fractional number in
+// a field is itself an object.
 const V_LEVEL = 0; // level of the last frame, dBFS
 const V_SLOW = 1; // level smoothed over the fall window (200 ms), dBFS: what the floor falls to
 const V_FLOOR = 2; // noise floor, dBFS
 const V_EXCURSION = 3; // how far the background alone rises above the floor (its 98th percentile), dB
-const V_STEADY_LO = 4; // measure()'s lowest level of the short window, for commit()
-const V_LONG_LO = 5; // measure()'s lowest smoothed level of the long window, for commit()
-const V_POWER = 6; // measure()'s input: the frame's power in the band, relative to full scale
+const V_STEADY_LO = 4; // measureBand()'s lowest level of the short window, for commitBand()
+const V_LONG_LO = 5; // measureBand()'s lowest smoothed level of the long window, for commitBand()
+const V_POWER = 6; // measureBand()'s input: the frame's power in the band, relative to full scale
 const V_SHORT_MIN = 7; // the least and greatest level in the short ring (two numbers: see slide())
 const V_LONG_MIN = 9; // the same for the long ring
-const V_COUNT = 12; // (a multiple of 2: the rings after them stay 16-byte aligned)
+const V_POS = 11; // next write position and fill of each ring (the powers', the short, the long)
+const V_FILL = 12;
+const V_PW_POS = 13;
+const V_PW_FILL = 14;
+const V_LONG_POS = 15;
+const V_LONG_FILL = 16;
+const V_INIT = 17; // 1 once the floor has been placed
+const V_ACTIVE = 18; // 1 when the last frame was speech-like in this band
+/**
+ * Set when the last frame found the recent past to be steady background: the floor was raised by
+ * the short rule (then `steadyFrames` frames are background), or the long window is steady (then
+ * `longFrames` frames are). 0 otherwise.
+ */
+const V_BACKGROUND = 19;
+const V_STEADY = 20; // measureBand(): 1 when the short window is steady
+const V_LONG_STEADY = 21; // measureBand(): 1 when the 100 ms-smoothed level stayed within the long spread over the long window
+const V_COUNT = 22; // (a multiple of 2: the rings after them stay 16-byte aligned)
 
 /**
  * Writes `x` (as f32) at `pos` of the ring s32[at, at + len), which held `count` values, and keeps
@@ -282,207 +341,135 @@ function slide(s32: Float32Array, at: number, len: number, pos: number, count: n
   s64[mm + 1] = mx;
 }
 
+// Noise floor, background excursion and the speech-like test for one band, whose state lies at `v`
+// of `s64` (and its rings in `s32`, the same memory).
+
+function resetBand(p: BandParams, s64: Float64Array, v: number): void {
+  s64.fill(0, v, v + p.words);
+  s64[v + V_LEVEL] = MIN_LEVEL_DB;
+  s64[v + V_SLOW] = MIN_LEVEL_DB;
+  s64[v + V_FLOOR] = MIN_LEVEL_DB;
+  s64[v + V_EXCURSION] = INITIAL_EXCURSION_DB;
+}
+
 /**
- * Noise floor, background excursion and the speech-like test for one band. Everything it needs is
- * allocated by the constructor.
+ * First half of a frame: takes the power at V_POWER, decides speech-like against the floor as it
+ * stood, and measures the steadiness of the recent levels.
  */
-class BandTracker {
-  // Its numbers (level, floor, …) lie in the detector's buffer too, at `v` (V_* offsets), not in
-  // fields: a field holding a fractional number holds it in an object of its own, one more to
-  // fetch per number and frame.
-  /** Level of the last frame, dBFS. */
-  get level(): number {
-    return this.s64[this.v + V_LEVEL]!;
-  }
-  /** Noise floor, dBFS. */
-  get floor(): number {
-    return this.s64[this.v + V_FLOOR]!;
-  }
-  /** Where measure()'s input goes: the frame's power in the band, relative to full scale. */
-  readonly powerAt: number;
-  /** Whether the last frame was speech-like in this band. */
-  active = false;
-  /**
-   * Set when the last frame found the recent past to be steady background: the floor was raised by
-   * the short rule (then `steadyFrames` frames are background), or the long window is steady (then
-   * `longFrames` frames are). 0 otherwise.
-   */
-  backgroundFrames = 0;
-  private init = false;
-  private readonly v: number;
-  // Its rings lie in the detector's one buffer, reached through the detector's two views of it
-  // (s64, s32) at these indices: no views of their own (at 1,000 calls every object a frame
-  // touches is a likely cache miss).
-  private readonly s64: Float64Array;
-  private readonly s32: Float32Array;
-  private readonly ringAt: number; // s32: the last steadyFrames levels
-  private readonly ringLen: number;
-  private pos = 0;
-  private count = 0;
-  private readonly pwAt: number; // s64: the powers of the last max(smoothFrames, fallFrames) frames
-  private readonly pwLen: number;
-  private pwPos = 0;
-  private pwCount = 0;
-  private readonly longAt: number; // s32: the last longFrames smoothed levels
-  private readonly longLen: number;
-  private longPos = 0;
-  private longCount = 0;
-  // results of measure(), for commit() (and V_STEADY_LO, V_LONG_LO)
-  private steady = false;
-  /** Whether the 100 ms-smoothed level has stayed within the long spread over the long window. */
-  longSteady = false;
+function measureBand(p: BandParams, s64: Float64Array, s32: Float32Array, v: number, speaking: boolean): void {
+  const power = s64[v + V_POWER]!;
+  const level = toDb(power);
+  s64[v + V_LEVEL] = level;
 
-  /** Bytes of `store` a tracker with these parameters takes (see the constructor). */
-  static bytes(p: BandParams): number {
-    return 8 * V_COUNT + 8 * Math.max(p.smoothFrames, p.fallFrames) + 8 * Math.ceil((p.steadyFrames + p.longFrames) / 2); // (a multiple of 8)
+  // 100 ms smoothing (mean power), for the floor's fall and the long rule
+  const pwAt = v + V_COUNT, pwLen = p.pwLen;
+  const pwPos0 = s64[v + V_PW_POS]!;
+  s64[pwAt + pwPos0] = power;
+  const pwPos = pwPos0 + 1 === pwLen ? 0 : pwPos0 + 1;
+  s64[v + V_PW_POS] = pwPos;
+  let pwCount = s64[v + V_PW_FILL]!;
+  if (pwCount < pwLen) s64[v + V_PW_FILL] = ++pwCount;
+  // newest first: pw[pwPos − 1], pw[pwPos − 2], …
+  let sumShort = 0;
+  let sumLong = 0;
+  const nShort = Math.min(p.smoothFrames, pwCount);
+  const nLong = Math.min(p.fallFrames, pwCount);
+  for (let k = 0, i = pwPos; k < nLong; k++) {
+    i = i === 0 ? pwLen - 1 : i - 1;
+    const pw = s64[pwAt + i]!;
+    sumLong += pw;
+    if (k < nShort) sumShort += pw;
   }
+  const smoothed = toDb(sumShort / nShort);
+  s64[v + V_SLOW] = toDb(sumLong / nLong);
 
-  /** Its arrays lie in the buffer `s64` and `s32` view, from byte `at` (8-aligned), BandTracker.bytes(p) of it. */
-  constructor(private readonly p: BandParams, s64: Float64Array, s32: Float32Array, at: number) {
-    this.s64 = s64;
-    this.s32 = s32;
-    this.pwLen = Math.max(p.smoothFrames, p.fallFrames);
-    this.v = at / 8;
-    this.powerAt = this.v + V_POWER;
-    this.pwAt = this.v + V_COUNT;
-    this.ringLen = p.steadyFrames;
-    this.ringAt = 2 * (this.pwAt + this.pwLen);
-    this.longLen = p.longFrames;
-    this.longAt = this.ringAt + this.ringLen;
+  if (s64[v + V_INIT] === 0) {
+    s64[v + V_INIT] = 1;
+    s64[v + V_FLOOR] = level;
   }
+  const exc = s64[v + V_EXCURSION]!;
+  const threshold = speaking ? Math.max(p.continueDb, exc + p.continueOverBg) : Math.max(p.onsetDb, exc + p.onsetOverBg);
+  s64[v + V_ACTIVE] = level >= p.minDb && level > s64[v + V_FLOOR]! + threshold ? 1 : 0;
 
-  reset(): void {
-    const s64 = this.s64, v = this.v;
-    s64[v + V_LEVEL] = MIN_LEVEL_DB;
-    s64[v + V_SLOW] = MIN_LEVEL_DB;
-    s64[v + V_FLOOR] = MIN_LEVEL_DB;
-    s64[v + V_EXCURSION] = INITIAL_EXCURSION_DB;
-    s64[v + V_STEADY_LO] = 0;
-    s64[v + V_LONG_LO] = 0;
-    s64[v + V_POWER] = 0;
-    this.active = false;
-    this.backgroundFrames = 0;
-    this.init = false;
-    this.s32.fill(0, this.ringAt, this.ringAt + this.ringLen);
-    this.pos = 0;
-    this.count = 0;
-    this.s64.fill(0, this.pwAt, this.pwAt + this.pwLen);
-    this.pwPos = 0;
-    this.pwCount = 0;
-    this.s32.fill(0, this.longAt, this.longAt + this.longLen);
-    this.longPos = 0;
-    this.longCount = 0;
-    this.steady = false;
-    this.longSteady = false;
+  // short rule: spread of the last steadyFrames levels (the ring's, and this level's own
+  // unrounded value, as they always were)
+  const ringAt = 2 * v + p.ringOff, ringLen = p.steadyFrames;
+  const pos = s64[v + V_POS]!;
+  const count = s64[v + V_FILL]!;
+  slide(s32, ringAt, ringLen, pos, count, level, s64, v + V_SHORT_MIN);
+  s64[v + V_POS] = pos + 1 === ringLen ? 0 : pos + 1;
+  const filled = count < ringLen ? count + 1 : count;
+  s64[v + V_FILL] = filled;
+  let steady = 0;
+  s64[v + V_STEADY_LO] = level;
+  if (filled === ringLen) {
+    const mn = s64[v + V_SHORT_MIN]!, mx = s64[v + V_SHORT_MIN + 1]!;
+    const lo = mn < level ? mn : level;
+    const hi = mx > level ? mx : level;
+    steady = hi - lo <= p.steadySpread ? 1 : 0;
+    s64[v + V_STEADY_LO] = lo;
   }
+  s64[v + V_STEADY] = steady;
 
-  /**
-   * First half of a frame: takes `power`, decides speech-like against the floor as it stood, and
-   * measures the steadiness of the recent levels.
-   */
-  measure(speaking: boolean): void {
-    const p = this.p;
-    const s64 = this.s64, v = this.v;
-    const power = s64[v + V_POWER]!;
-    const level = toDb(power);
-    s64[v + V_LEVEL] = level;
-
-    // 100 ms smoothing (mean power), for the floor's fall and the long rule
-    const pwAt = this.pwAt, pwLen = this.pwLen;
-    s64[pwAt + this.pwPos] = power;
-    this.pwPos = this.pwPos + 1 === pwLen ? 0 : this.pwPos + 1;
-    if (this.pwCount < pwLen) this.pwCount++;
-    // newest first: pw[pwPos − 1], pw[pwPos − 2], …
-    let sumShort = 0;
-    let sumLong = 0;
-    const nShort = Math.min(p.smoothFrames, this.pwCount);
-    const nLong = Math.min(p.fallFrames, this.pwCount);
-    for (let k = 0, i = this.pwPos; k < nLong; k++) {
-      i = i === 0 ? pwLen - 1 : i - 1;
-      const pw = s64[pwAt + i]!;
-      sumLong += pw;
-      if (k < nShort) sumShort += pw;
+  // long rule: spread of the smoothed level over the last longFrames
+  let longSteady = 0;
+  s64[v + V_LONG_LO] = smoothed;
+  const longLen = p.longFrames;
+  if (longLen > 0) {
+    const longPos = s64[v + V_LONG_POS]!;
+    const longCount = s64[v + V_LONG_FILL]!;
+    slide(s32, ringAt + ringLen, longLen, longPos, longCount, smoothed, s64, v + V_LONG_MIN);
+    s64[v + V_LONG_POS] = longPos + 1 === longLen ? 0 : longPos + 1;
+    const longFilled = longCount < longLen ? longCount + 1 : longCount;
+    s64[v + V_LONG_FILL] = longFilled;
+    if (longFilled === longLen) {
+      const mn = s64[v + V_LONG_MIN]!, mx = s64[v + V_LONG_MIN + 1]!;
+      const lo = mn < smoothed ? mn : smoothed;
+      const hi = mx > smoothed ? mx : smoothed;
+      longSteady = hi - lo <= p.longSpread ? 1 : 0;
+      s64[v + V_LONG_LO] = lo;
     }
-    const smoothed = toDb(sumShort / nShort);
-    s64[v + V_SLOW] = toDb(sumLong / nLong);
+  }
+  s64[v + V_LONG_STEADY] = longSteady;
+}
 
-    if (!this.init) {
-      this.init = true;
-      s64[v + V_FLOOR] = level;
-    }
+/**
+ * Second half: updates the floor (fast fall to the smoothed level; a jump when the recent past is
+ * steady; slow rise otherwise) and, in known background, the excursion. `longBackground`: the
+ * long rule holds, judged on the mid band for both bands (the high band alone can look steady
+ * under speech: vowels carry little above 3.4 kHz; and babble's high band is never steady).
+ * Returns whether the frame stays speech-like in this band.
+ */
+function commitBand(p: BandParams, s64: Float64Array, v: number, longBackground: boolean, speaking: boolean): boolean {
+  const floor = s64[v + V_FLOOR]!;
+  const smoothed = s64[v + V_SLOW]!;
+  const longLo = s64[v + V_LONG_LO]!;
+  const steadyLo = s64[v + V_STEADY_LO]!;
+  let active = s64[v + V_ACTIVE] !== 0;
+  let next: number;
+  let background = 0;
+  if (smoothed < floor) next = smoothed;
+  else if (longBackground && longLo > floor) next = longLo;
+  else if (s64[v + V_STEADY] !== 0 && steadyLo > floor && steadyLo - floor <= p.steadyMaxStep) {
+    next = steadyLo;
+    background = p.steadyFrames;
+  } else next = floor + (speaking || active ? p.riseSpeech : p.riseIdle);
+  if (next > smoothed) next = smoothed;
+  s64[v + V_FLOOR] = next;
+  if (longBackground) background = p.longFrames;
+  s64[v + V_BACKGROUND] = background;
+  // What a steady window holds is background: nothing in it is speech-like.
+  if (background > 0) {
+    active = false;
+    s64[v + V_ACTIVE] = 0;
+  }
+
+  if (longBackground && !speaking) {
+    const e = s64[v + V_LEVEL]! - next;
     const exc = s64[v + V_EXCURSION]!;
-    const threshold = speaking ? Math.max(p.continueDb, exc + p.continueOverBg) : Math.max(p.onsetDb, exc + p.onsetOverBg);
-    this.active = level >= p.minDb && level > s64[v + V_FLOOR]! + threshold;
-
-    // short rule: spread of the last steadyFrames levels (the ring's, and this level's own
-    // unrounded value, as they always were)
-    const ringLen = this.ringLen;
-    slide(this.s32, this.ringAt, ringLen, this.pos, this.count, level, s64, v + V_SHORT_MIN);
-    this.pos = this.pos + 1 === ringLen ? 0 : this.pos + 1;
-    if (this.count < ringLen) this.count++;
-    this.steady = false;
-    s64[v + V_STEADY_LO] = level;
-    if (this.count === ringLen) {
-      const mn = s64[v + V_SHORT_MIN]!, mx = s64[v + V_SHORT_MIN + 1]!;
-      const lo = mn < level ? mn : level;
-      const hi = mx > level ? mx : level;
-      this.steady = hi - lo <= p.steadySpread;
-      s64[v + V_STEADY_LO] = lo;
-    }
-
-    // long rule: spread of the smoothed level over the last longFrames
-    this.longSteady = false;
-    s64[v + V_LONG_LO] = smoothed;
-    const longLen = this.longLen;
-    if (longLen > 0) {
-      slide(this.s32, this.longAt, longLen, this.longPos, this.longCount, smoothed, s64, v + V_LONG_MIN);
-      this.longPos = this.longPos + 1 === longLen ? 0 : this.longPos + 1;
-      if (this.longCount < longLen) this.longCount++;
-      if (this.longCount === longLen) {
-        const mn = s64[v + V_LONG_MIN]!, mx = s64[v + V_LONG_MIN + 1]!;
-        const lo = mn < smoothed ? mn : smoothed;
-        const hi = mx > smoothed ? mx : smoothed;
-        this.longSteady = hi - lo <= p.longSpread;
-        s64[v + V_LONG_LO] = lo;
-      }
-    }
+    s64[v + V_EXCURSION] = e > exc ? Math.min(MAX_EXCURSION_DB, exc + EXCURSION_UP) : Math.max(0, exc - EXCURSION_DOWN);
   }
-
-  /**
-   * Second half: updates the floor (fast fall to the smoothed level; a jump when the recent past is
-   * steady; slow rise otherwise) and, in known background, the excursion. `longBackground`: the
-   * long rule holds, judged on the mid band for both bands (the high band alone can look steady
-   * under speech: vowels carry little above 3.4 kHz; and babble's high band is never steady).
-   * Returns whether the frame stays speech-like in this band.
-   */
-  commit(longBackground: boolean, speaking: boolean): boolean {
-    const p = this.p;
-    const s64 = this.s64, v = this.v;
-    const floor = s64[v + V_FLOOR]!;
-    const smoothed = s64[v + V_SLOW]!;
-    const longLo = s64[v + V_LONG_LO]!;
-    const steadyLo = s64[v + V_STEADY_LO]!;
-    let next: number;
-    this.backgroundFrames = 0;
-    if (smoothed < floor) next = smoothed;
-    else if (longBackground && longLo > floor) next = longLo;
-    else if (this.steady && steadyLo > floor && steadyLo - floor <= p.steadyMaxStep) {
-      next = steadyLo;
-      this.backgroundFrames = this.ringLen;
-    } else next = floor + (speaking || this.active ? p.riseSpeech : p.riseIdle);
-    if (next > smoothed) next = smoothed;
-    s64[v + V_FLOOR] = next;
-    if (longBackground) this.backgroundFrames = this.longLen;
-    // What a steady window holds is background: nothing in it is speech-like.
-    if (this.backgroundFrames > 0) this.active = false;
-
-    if (longBackground && !speaking) {
-      const e = s64[v + V_LEVEL]! - next;
-      const exc = s64[v + V_EXCURSION]!;
-      s64[v + V_EXCURSION] = e > exc ? Math.min(MAX_EXCURSION_DB, exc + EXCURSION_UP) : Math.max(0, exc - EXCURSION_DOWN);
-    }
-    return this.active;
-  }
+  return active;
 }
 
 export class SpeechDetector {
@@ -509,7 +496,7 @@ export class SpeechDetector {
   frameActive = false;
   /** Share (0…1) of the last frame's energy (DC removed) that lies in 300–3400 Hz. */
   get bandShare(): number {
-    return this.s64[D_BAND_SHARE]!;
+    return this.mem.f64[this.at + D_BAND_SHARE]!;
   }
 
   // --- parameters ---
@@ -519,22 +506,18 @@ export class SpeechDetector {
   /** Whether filterFrame() runs in the WebAssembly kernel. */
   private readonly kernel: boolean;
 
-  // The arrays below and the band trackers' are views of one buffer: a detector's state lies in a
-  // few cache lines, not in separate allocations (at 1,000 calls, fetching each call's state from
-  // memory costs as much as the arithmetic).
+  private readonly p: BandParams;
   /**
-   * Filter state: each section's last two outputs (mid band ×4, high band ×2), then the DC
-   * blocker's last input and its last two outputs.
+   * Where its state lies (see StateMemory): the kernel's memory, or a buffer of its own. From f64
+   * index `at` of it: the filter state (z: each section's last two outputs, mid band ×4 and high
+   * band ×2, then the DC blocker's last input and last two outputs), the last frame's energies,
+   * the detector's numbers (D_*), then the mid band's (300–3400 Hz: voiced speech) and the high
+   * band's (3400–8000 Hz: fricatives such as s, f, sh, th) numbers and rings.
    */
-  private readonly z: Float64Array;
-  /** The whole buffer; the detector's own numbers at D_* (see BandTracker for why not in fields). */
-  private readonly s64: Float64Array;
-  /** The last frame's energies: total (DC removed), mid band, high band. */
-  private readonly energy: Float64Array;
+  private readonly mem: StateMemory;
+  private readonly at: number;
 
   // --- detector state ---
-  private readonly mid: BandTracker; // 300–3400 Hz: voiced speech
-  private readonly high: BandTracker; // 3400–8000 Hz: fricatives (s, f, sh, th)
   private activeHist = 0; // bit i = frame (now − i) was speech-like
   private hang = 0;
   // the last talk-spurt, for undoing it if it proves to be background
@@ -558,7 +541,7 @@ export class SpeechDetector {
     }
     this.onsetFrames = need;
     this.onsetMask = (1 << win) - 1;
-    const params = sharedParams({
+    const params = sharedParams(bandParams({
       onsetDb: opts.onsetDb ?? 9,
       continueDb: opts.continueDb ?? 3,
       onsetOverBg: opts.onsetOverBackgroundDb ?? 4,
@@ -573,17 +556,20 @@ export class SpeechDetector {
       longSpread: opts.longSteadySpreadDb ?? 8,
       riseIdle: ((opts.riseIdleDbPerS ?? 3) * this.frameMs) / 1000,
       riseSpeech: ((opts.riseSpeechDbPerS ?? 0.5) * this.frameMs) / 1000,
-    });
-    const band = BandTracker.bytes(params);
-    const store = new ArrayBuffer(8 * D_COUNT + 2 * band);
-    this.z = new Float64Array(store, 0, 15);
-    this.energy = new Float64Array(store, 8 * 15, 3);
-    const s64 = new Float64Array(store);
-    this.s64 = s64;
-    s64[D_INV_POWER] = 1 / (fs * FULL_SCALE_POWER);
-    const s32 = new Float32Array(store);
-    this.mid = new BandTracker(params, s64, s32, 8 * D_COUNT);
-    this.high = new BandTracker(params, s64, s32, 8 * D_COUNT + band);
+    }));
+    this.p = params;
+    const bytes = 8 * (D_COUNT + 2 * params.words);
+    // a slot in the kernel's memory, unless it cannot grow any more (then this one runs in JavaScript)
+    const slot = this.kernel ? KERNEL!.slots.alloc(this, bytes) : -1;
+    if (slot < 0) {
+      this.kernel = false;
+      this.mem = stateMemory(new ArrayBuffer(bytes));
+      this.at = 0;
+    } else {
+      this.mem = KERNEL!.state;
+      this.at = slot / 8;
+    }
+    this.mem.f64[this.at + D_INV_POWER] = 1 / (fs * FULL_SCALE_POWER);
     this.reset();
   }
 
@@ -604,7 +590,7 @@ export class SpeechDetector {
     this.activeHist = 0;
     this.hang = 0;
     this.retractable = false;
-    this.s64[D_PEAK] = 0;
+    this.mem.f64[this.at + D_PEAK] = 0;
     this.prevSeen = false;
     this.prevStartMs = -1;
     this.prevEndMs = -1;
@@ -613,28 +599,29 @@ export class SpeechDetector {
   /** Back to the initial state: counters, floors, filters; as if new. */
   reset(): void {
     this.restart();
-    this.s64[D_BAND_SHARE] = 0;
-    this.z.fill(0);
-    this.mid.reset();
-    this.high.reset();
+    const s64 = this.mem.f64, at = this.at;
+    s64[at + D_BAND_SHARE] = 0;
+    s64.fill(0, at, at + 15);
+    resetBand(this.p, s64, at + D_COUNT);
+    resetBand(this.p, s64, at + D_COUNT + this.p.words);
   }
 
 
   /** Level of the last frame in 300–3400 Hz, dBFS (0 dBFS = full-scale sine). */
   get levelDb(): number {
-    return this.mid.level;
+    return this.mem.f64[this.at + D_COUNT + V_LEVEL]!;
   }
   /** Noise-floor estimate in 300–3400 Hz, dBFS. */
   get noiseFloorDb(): number {
-    return this.mid.floor;
+    return this.mem.f64[this.at + D_COUNT + V_FLOOR]!;
   }
   /** Level of the last frame in 3400–8000 Hz, dBFS. */
   get highLevelDb(): number {
-    return this.high.level;
+    return this.mem.f64[this.at + D_COUNT + this.p.words + V_LEVEL]!;
   }
   /** Noise-floor estimate in 3400–8000 Hz, dBFS. */
   get highNoiseFloorDb(): number {
-    return this.high.floor;
+    return this.mem.f64[this.at + D_COUNT + this.p.words + V_FLOOR]!;
   }
 
   /**
@@ -649,25 +636,26 @@ export class SpeechDetector {
   /** Analyses one frame; returns whether the talker is speaking now (smoothed). */
   process(frame: Int16Array): boolean {
     if (frame.length !== this.frameSamples) throw new RangeError(`frame of ${frame.length} samples, expected ${this.frameSamples}`);
-    this.filterFrame(frame);
-    const energy = this.energy;
-    const eTotal = energy[0]!;
-    const eMid = energy[1]!;
-    const eHigh = energy[2]!;
+    const mem = this.mem;
+    const s64 = mem.f64, s32 = mem.f32, at = this.at;
+    filterFrame(frame, this.frameSamples, this.kernel, s64, at);
+    const eTotal = s64[at + D_ENERGY]!;
+    const eMid = s64[at + D_ENERGY + 1]!;
+    const eHigh = s64[at + D_ENERGY + 2]!;
 
-    const s64 = this.s64;
-    s64[D_BAND_SHARE] = eTotal > 0 ? Math.min(1, eMid / eTotal) : 0;
+    s64[at + D_BAND_SHARE] = eTotal > 0 ? Math.min(1, eMid / eTotal) : 0;
     const speaking = this.speaking;
-    const mid = this.mid;
-    const high = this.high;
-    const inv = s64[D_INV_POWER]!;
-    s64[mid.powerAt] = eMid * inv;
-    s64[high.powerAt] = eHigh * inv;
-    mid.measure(speaking);
-    high.measure(speaking);
-    const longBackground = mid.longSteady;
-    const midActive = mid.commit(longBackground, speaking);
-    const highActive = high.commit(longBackground, speaking);
+    const p = this.p;
+    const mid = at + D_COUNT;
+    const high = mid + p.words;
+    const inv = s64[at + D_INV_POWER]!;
+    s64[mid + V_POWER] = eMid * inv;
+    s64[high + V_POWER] = eHigh * inv;
+    measureBand(p, s64, s32, mid, speaking);
+    measureBand(p, s64, s32, high, speaking);
+    const longBackground = s64[mid + V_LONG_STEADY] !== 0;
+    const midActive = commitBand(p, s64, mid, longBackground, speaking);
+    const highActive = commitBand(p, s64, high, longBackground, speaking);
     const active = midActive || highActive;
     this.frameActive = active;
 
@@ -685,13 +673,13 @@ export class SpeechDetector {
     let hang = this.hang;
     let hist = ((this.activeHist << 1) | (active ? 1 : 0)) & this.onsetMask;
     let retractable = this.retractable;
-    let peak = s64[D_PEAK]!;
+    let peak = s64[at + D_PEAK]!;
     let prevSeen = this.prevSeen;
     let prevStart = this.prevStartMs;
     let prevEnd = this.prevEndMs;
-    const over = Math.max(mid.level - mid.floor, high.level - high.floor);
+    const over = Math.max(s64[mid + V_LEVEL]! - s64[mid + V_FLOOR]!, s64[high + V_LEVEL]! - s64[high + V_FLOOR]!);
     if (speakingNow && over > peak) peak = over;
-    const bgFrames = active ? 0 : Math.max(mid.backgroundFrames, high.backgroundFrames);
+    const bgFrames = active ? 0 : Math.max(s64[mid + V_BACKGROUND]!, s64[high + V_BACKGROUND]!);
     const bgStart = frameEnd - bgFrames * frameMs;
     // (all conditions evaluated on every frame, for the same reason)
     const insideBg = bgFrames > 0;
@@ -745,108 +733,102 @@ export class SpeechDetector {
     this.hang = hang;
     this.activeHist = hist;
     this.retractable = retractable;
-    s64[D_PEAK] = peak;
+    s64[at + D_PEAK] = peak;
     this.prevSeen = prevSeen;
     this.prevStartMs = prevStart;
     this.prevEndMs = prevEnd;
     return speakingNow;
   }
-
-  /**
-   * The per-sample work: DC blocker and band filters, in the kernel or in filterJs(); leaves the
-   * frame's energies (total, mid, high) in `energy`. A method of its own, so that it stays
-   * optimised whatever happens to the decision logic, and it hands its results over in a typed
-   * array, not as (boxed) numbers.
-   */
-  private filterFrame(frame: Int16Array): void {
-    const z = this.z;
-    const energy = this.energy;
-    if (atRest(z) && allZero(frame, this.frameSamples)) {
-      // Digital silence into filters at rest: every output and energy would be 0, and the state
-      // would stay 0 (cleared below anyway). Nothing to compute.
-      energy.fill(0);
-      return;
-    }
-    if (this.kernel) {
-      const k = KERNEL!;
-      k.frame.set(frame);
-      k.state.set(z);
-      k.run();
-      z.set(k.state);
-      energy.set(k.energy);
-    } else {
-      this.filterJs(frame);
-    }
-    // (z and energy as the loop left them)
-    if (Math.abs(z[13]!) < 1e-30) z[13] = 0;
-    if (Math.abs(z[14]!) < 1e-30) z[14] = 0;
-    if (energy[0]! < 1e-6) z.fill(0, 0, 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state)
-    energy[1] = energy[1]! * FILTER[6]!;
-    energy[2] = energy[2]! * FILTER[7]!;
-  }
-
-  /**
-   * filterFrame()'s loop in JavaScript (what the kernel computes, bit for bit): leaves the state it
-   * ends with in `z` and the energies, before the cascades' gains, in `energy`.
-   */
-  private filterJs(frame: Int16Array): void {
-    const n = this.frameSamples;
-    const c = FILTER;
-    const z = this.z;
-    const a1 = c[0]!, a2 = c[1]!, b1 = c[2]!, b2 = c[3]!, h1 = c[4]!, h2 = c[5]!;
-    // section outputs one and two samples back (u: mid cascade, v: high cascade)
-    let u01 = z[0]!, u02 = z[1]!, u11 = z[2]!, u12 = z[3]!, u21 = z[4]!, u22 = z[5]!;
-    let u31 = z[6]!, u32 = z[7]!, v01 = z[8]!, v02 = z[9]!, v11 = z[10]!, v12 = z[11]!;
-    const p = DC_POLE;
-    let dx = z[12]!;
-    let d1 = z[13]!;
-    let d2 = z[14]!;
-    let eTotal = 0;
-    let eMid = 0;
-    let eHigh = 0;
-    // Butterworth sections have numerators g·(1, ∓2, 1): each section runs without its gain g (direct
-    // form I: 2 multiplies instead of 5) and the cascades' gains are applied once, to the energies.
-    for (let i = 0; i < n; i++) {
-      const x = frame[i]!;
-      // DC blocker: d = x − x[−1] + p·d[−1]
-      const d = x - dx + p * d1;
-      dx = x;
-      eTotal += d * d;
-      const hd = d + d2 - (d1 + d1); // the high-pass numerator, shared by both bands' first section
-      d2 = d1;
-      d1 = d;
-      // mid band: high-pass 300 Hz ×2, low-pass 3400 Hz ×2
-      const u0 = hd - a1 * u01 - a2 * u02;
-      const u1 = u0 + u02 - (u01 + u01) - a1 * u11 - a2 * u12;
-      const u2 = u1 + u12 + (u11 + u11) - b1 * u21 - b2 * u22;
-      const u3 = u2 + u22 + (u21 + u21) - b1 * u31 - b2 * u32;
-      u02 = u01; u01 = u0;
-      u12 = u11; u11 = u1;
-      u22 = u21; u21 = u2;
-      u32 = u31; u31 = u3;
-      eMid += u3 * u3;
-      // high band: high-pass 3400 Hz ×2
-      const v0 = hd - h1 * v01 - h2 * v02;
-      const v1 = v0 + v02 - (v01 + v01) - h1 * v11 - h2 * v12;
-      v02 = v01; v01 = v0;
-      v12 = v11; v11 = v1;
-      eHigh += v1 * v1;
-    }
-    z[12] = dx;
-    z[13] = d1;
-    z[14] = d2;
-    z[0] = u01; z[1] = u02; z[2] = u11; z[3] = u12; z[4] = u21; z[5] = u22;
-    z[6] = u31; z[7] = u32; z[8] = v01; z[9] = v02; z[10] = v11; z[11] = v12;
-    const energy = this.energy;
-    energy[0] = eTotal;
-    energy[1] = eMid;
-    energy[2] = eHigh;
-  }
 }
 
-/** Whether every filter state (and the DC blocker's) is zero. */
-function atRest(z: Float64Array): boolean {
-  for (let i = 0; i < z.length; i++) if (z[i] !== 0) return false;
+/**
+ * The per-sample work: DC blocker and band filters, in the kernel or in filterJs(); leaves the
+ * frame's energies (total, mid, high) at D_ENERGY of the detector's state (from `at` of `s64`). A
+ * function of its own, so that it stays optimised whatever happens to the decision logic.
+ */
+function filterFrame(frame: Int16Array, n: number, kernel: boolean, s64: Float64Array, at: number): void {
+  const e = at + D_ENERGY;
+  if (atRest(s64, at) && allZero(frame, n)) {
+    // Digital silence into filters at rest: every output and energy would be 0, and the state
+    // would stay 0 (cleared below anyway). Nothing to compute.
+    s64[e] = 0;
+    s64[e + 1] = 0;
+    s64[e + 2] = 0;
+    return;
+  }
+  if (kernel) {
+    const k = KERNEL!;
+    k.frame.set(frame);
+    k.run(8 * at);
+  } else {
+    filterJs(frame, n, s64, at);
+  }
+  // (the state and energies as the loop left them)
+  if (Math.abs(s64[at + 13]!) < 1e-30) s64[at + 13] = 0;
+  if (Math.abs(s64[at + 14]!) < 1e-30) s64[at + 14] = 0;
+  if (s64[e]! < 1e-6) s64.fill(0, at, at + 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state)
+  s64[e + 1] = s64[e + 1]! * FILTER[6]!;
+  s64[e + 2] = s64[e + 2]! * FILTER[7]!;
+}
+
+/**
+ * filterFrame()'s loop in JavaScript (what the kernel computes, bit for bit): leaves the state it
+ * ends with at `at` of `s64` (z) and the energies, before the cascades' gains, at D_ENERGY.
+ */
+function filterJs(frame: Int16Array, n: number, z: Float64Array, at: number): void {
+  const c = FILTER;
+  const a1 = c[0]!, a2 = c[1]!, b1 = c[2]!, b2 = c[3]!, h1 = c[4]!, h2 = c[5]!;
+  // section outputs one and two samples back (u: mid cascade, v: high cascade)
+  let u01 = z[at]!, u02 = z[at + 1]!, u11 = z[at + 2]!, u12 = z[at + 3]!, u21 = z[at + 4]!, u22 = z[at + 5]!;
+  let u31 = z[at + 6]!, u32 = z[at + 7]!, v01 = z[at + 8]!, v02 = z[at + 9]!, v11 = z[at + 10]!, v12 = z[at + 11]!;
+  const p = DC_POLE;
+  let dx = z[at + 12]!;
+  let d1 = z[at + 13]!;
+  let d2 = z[at + 14]!;
+  let eTotal = 0;
+  let eMid = 0;
+  let eHigh = 0;
+  // Butterworth sections have numerators g·(1, ∓2, 1): each section runs without its gain g (direct
+  // form I: 2 multiplies instead of 5) and the cascades' gains are applied once, to the energies.
+  for (let i = 0; i < n; i++) {
+    const x = frame[i]!;
+    // DC blocker: d = x − x[−1] + p·d[−1]
+    const d = x - dx + p * d1;
+    dx = x;
+    eTotal += d * d;
+    const hd = d + d2 - (d1 + d1); // the high-pass numerator, shared by both bands' first section
+    d2 = d1;
+    d1 = d;
+    // mid band: high-pass 300 Hz ×2, low-pass 3400 Hz ×2
+    const u0 = hd - a1 * u01 - a2 * u02;
+    const u1 = u0 + u02 - (u01 + u01) - a1 * u11 - a2 * u12;
+    const u2 = u1 + u12 + (u11 + u11) - b1 * u21 - b2 * u22;
+    const u3 = u2 + u22 + (u21 + u21) - b1 * u31 - b2 * u32;
+    u02 = u01; u01 = u0;
+    u12 = u11; u11 = u1;
+    u22 = u21; u21 = u2;
+    u32 = u31; u31 = u3;
+    eMid += u3 * u3;
+    // high band: high-pass 3400 Hz ×2
+    const v0 = hd - h1 * v01 - h2 * v02;
+    const v1 = v0 + v02 - (v01 + v01) - h1 * v11 - h2 * v12;
+    v02 = v01; v01 = v0;
+    v12 = v11; v11 = v1;
+    eHigh += v1 * v1;
+  }
+  z[at + 12] = dx;
+  z[at + 13] = d1;
+  z[at + 14] = d2;
+  z[at] = u01; z[at + 1] = u02; z[at + 2] = u11; z[at + 3] = u12; z[at + 4] = u21; z[at + 5] = u22;
+  z[at + 6] = u31; z[at + 7] = u32; z[at + 8] = v01; z[at + 9] = v02; z[at + 10] = v11; z[at + 11] = v12;
+  z[at + D_ENERGY] = eTotal;
+  z[at + D_ENERGY + 1] = eMid;
+  z[at + D_ENERGY + 2] = eHigh;
+}
+
+/** Whether every filter state (and the DC blocker's) is zero: the 15 numbers from `at`. */
+function atRest(z: Float64Array, at: number): boolean {
+  for (let i = at; i < at + 15; i++) if (z[i] !== 0) return false;
   return true;
 }
 

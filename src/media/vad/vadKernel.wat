@@ -24,21 +24,23 @@
 ;; 319–325, where each stage's last two outputs and each energy are stored out at the step that
 ;; completes sample 319 (what later steps compute, for samples beyond the frame, is not used).
 ;;
-;; Memory (one page, never grown; SpeechDetector.ts must agree on these offsets):
+;; Memory (SpeechDetector.ts must agree on these offsets):
 ;;   FRAME   0     320 int16   the frame
-;;   STATE   640   15 f64      the filter state, laid out as the detector's `z` (read and written):
-;;                             u0 u0' u1 u1' u2 u2' u3 u3' v0 v0' v1 v1' (' = two samples back),
-;;                             then the DC blocker's last input and its last two outputs
-;;   ENERGY  768   3 f64       out: total (DC removed), mid, high, before the cascades' gains
 ;;   COEF    800   f64 pairs (a1, h1) (a2, h2) (b1, b1) (b2, b2), then the DC blocker's pole:
 ;;                 high-pass 300 Hz a1 a2, high-pass 3400 Hz h1 h2, low-pass 3400 Hz b1 b2
 ;;   XD      1024  326 f64     x[s] − x[s−1] (exact; 0 beyond the frame), replaced by hd[s] once
 ;;                             read; at 1016, hd[−1] (0: only step 0 reads it, for an output replaced)
+;;   above 4096, the detectors' own state (SpeechDetector.ts's slots), each at the address `st`
+;;   given to frame():
+;;   st + 0    15 f64          the filter state, laid out as the detector's `z` (read and written):
+;;                             u0 u0' u1 u1' u2 u2' u3 u3' v0 v0' v1 v1' (' = two samples back),
+;;                             then the DC blocker's last input and its last two outputs
+;;   st + 120  3 f64           out: total (DC removed), mid, high, before the cascades' gains
 ;; Build: npm run build:wasm (wabt's wat2wasm, with SIMD).
 (module
   (memory (export "memory") 1)
 
-  (func (export "frame")
+  (func (export "frame") (param $st i32)
     (local $i i32) (local $s i32)
     (local $d f64) (local $d1 f64) (local $d2 f64) (local $p f64) (local $eT f64)
     (local $ka1 v128) (local $ka2 v128) (local $kb1 v128) (local $kb2 v128)
@@ -50,7 +52,7 @@
     (local $e v128)
 
     ;; XD, two samples at a time; x[−1] is the state's
-    (local.set $xp (f64x2.replace_lane 1 (local.get $xp) (f64.load offset=736 (i32.const 0))))
+    (local.set $xp (f64x2.replace_lane 1 (local.get $xp) (f64.load offset=96 (local.get $st))))
     (loop $diff
       (local.set $x (f64x2.convert_low_i32x4_s (i32x4.extend_low_i16x8_s (v128.load32_zero (local.get $i)))))
       (v128.store offset=1024 (i32.shl (local.get $i) (i32.const 2))
@@ -68,11 +70,11 @@
     (local.set $kb1 (v128.load offset=832 (i32.const 0)))
     (local.set $kb2 (v128.load offset=848 (i32.const 0)))
     (local.set $p (f64.load offset=864 (i32.const 0)))
-    (local.set $d1 (f64.load offset=744 (i32.const 0)))
-    (local.set $d2 (f64.load offset=752 (i32.const 0)))
+    (local.set $d1 (f64.load offset=104 (local.get $st)))
+    (local.set $d2 (f64.load offset=112 (local.get $st)))
     ;; A of sample −2, which step 1 reads as A two samples back (the rest starts at 0, and is
     ;; replaced before it counts)
-    (local.set $a1 (f64x2.replace_lane 1 (v128.load64_zero offset=648 (i32.const 0)) (f64.load offset=712 (i32.const 0))))
+    (local.set $a1 (f64x2.replace_lane 1 (v128.load64_zero offset=8 (local.get $st)) (f64.load offset=72 (local.get $st))))
 
     (local.set $i (i32.const 0))
     (loop $step
@@ -122,58 +124,58 @@
         (br_table $s0 $s1 $s2 $s3 $s4 $s5 $s319 $s320 $s321 $s322 $done $s324 $s325
           (select (local.get $s) (i32.sub (local.get $s) (i32.const 313)) (i32.lt_u (local.get $s) (i32.const 6)))))
         ;; step 0: A of sample −1, B of sample −2 are the state's; nothing counted yet
-        (local.set $a1 (f64x2.replace_lane 1 (v128.load64_zero offset=640 (i32.const 0)) (f64.load offset=704 (i32.const 0))))
-        (local.set $b1 (f64x2.replace_lane 1 (v128.load64_zero offset=664 (i32.const 0)) (f64.load offset=728 (i32.const 0))))
+        (local.set $a1 (f64x2.replace_lane 1 (v128.load64_zero offset=0 (local.get $st)) (f64.load offset=64 (local.get $st))))
+        (local.set $b1 (f64x2.replace_lane 1 (v128.load64_zero offset=24 (local.get $st)) (f64.load offset=88 (local.get $st))))
         (local.set $e (v128.const i64x2 0 0))
         (br $done))
         ;; step 1: B of sample −1, u2 of sample −2
-        (local.set $b1 (f64x2.replace_lane 1 (v128.load64_zero offset=656 (i32.const 0)) (f64.load offset=720 (i32.const 0))))
-        (local.set $c1 (f64x2.replace_lane 0 (local.get $c1) (f64.load offset=680 (i32.const 0))))
+        (local.set $b1 (f64x2.replace_lane 1 (v128.load64_zero offset=16 (local.get $st)) (f64.load offset=80 (local.get $st))))
+        (local.set $c1 (f64x2.replace_lane 0 (local.get $c1) (f64.load offset=40 (local.get $st))))
         (local.set $e (v128.const i64x2 0 0))
         (br $done))
         ;; step 2: u2 of sample −1
-        (local.set $c1 (f64x2.replace_lane 0 (local.get $c1) (f64.load offset=672 (i32.const 0))))
+        (local.set $c1 (f64x2.replace_lane 0 (local.get $c1) (f64.load offset=32 (local.get $st))))
         (local.set $e (v128.const i64x2 0 0))
         (br $done))
         ;; step 3: u3 of sample −2; v1 of sample 0 was the first counted
-        (local.set $c1 (f64x2.replace_lane 1 (local.get $c1) (f64.load offset=696 (i32.const 0))))
+        (local.set $c1 (f64x2.replace_lane 1 (local.get $c1) (f64.load offset=56 (local.get $st))))
         (local.set $e (f64x2.replace_lane 1 (local.get $e) (f64.const 0)))
         (br $done))
         ;; step 4: u3 of sample −1
-        (local.set $c1 (f64x2.replace_lane 1 (local.get $c1) (f64.load offset=688 (i32.const 0))))
+        (local.set $c1 (f64x2.replace_lane 1 (local.get $c1) (f64.load offset=48 (local.get $st))))
         (local.set $e (f64x2.replace_lane 1 (local.get $e) (f64.const 0)))
         (br $done))
         ;; step 5: u3 of sample 0 is computed; counted from step 6
         (local.set $e (f64x2.replace_lane 1 (local.get $e) (f64.const 0)))
         (br $done))
         ;; step 319: the DC blocker and the total energy are done
-        (f64.store offset=744 (i32.const 0) (local.get $d1))
-        (f64.store offset=752 (i32.const 0) (local.get $d2))
-        (f64.store offset=768 (i32.const 0) (local.get $eT))
+        (f64.store offset=104 (local.get $st) (local.get $d1))
+        (f64.store offset=112 (local.get $st) (local.get $d2))
+        (f64.store offset=120 (local.get $st) (local.get $eT))
         (br $done))
         ;; step 320: A
-        (f64.store offset=640 (i32.const 0) (f64x2.extract_lane 0 (local.get $a1)))
-        (f64.store offset=648 (i32.const 0) (f64x2.extract_lane 0 (local.get $a2)))
-        (f64.store offset=704 (i32.const 0) (f64x2.extract_lane 1 (local.get $a1)))
-        (f64.store offset=712 (i32.const 0) (f64x2.extract_lane 1 (local.get $a2)))
+        (f64.store offset=0 (local.get $st) (f64x2.extract_lane 0 (local.get $a1)))
+        (f64.store offset=8 (local.get $st) (f64x2.extract_lane 0 (local.get $a2)))
+        (f64.store offset=64 (local.get $st) (f64x2.extract_lane 1 (local.get $a1)))
+        (f64.store offset=72 (local.get $st) (f64x2.extract_lane 1 (local.get $a2)))
         (br $done))
         ;; step 321: B
-        (f64.store offset=656 (i32.const 0) (f64x2.extract_lane 0 (local.get $b1)))
-        (f64.store offset=664 (i32.const 0) (f64x2.extract_lane 0 (local.get $b2)))
-        (f64.store offset=720 (i32.const 0) (f64x2.extract_lane 1 (local.get $b1)))
-        (f64.store offset=728 (i32.const 0) (f64x2.extract_lane 1 (local.get $b2)))
+        (f64.store offset=16 (local.get $st) (f64x2.extract_lane 0 (local.get $b1)))
+        (f64.store offset=24 (local.get $st) (f64x2.extract_lane 0 (local.get $b2)))
+        (f64.store offset=80 (local.get $st) (f64x2.extract_lane 1 (local.get $b1)))
+        (f64.store offset=88 (local.get $st) (f64x2.extract_lane 1 (local.get $b2)))
         (br $done))
         ;; step 322: u2, and the high band's energy
-        (f64.store offset=672 (i32.const 0) (f64x2.extract_lane 0 (local.get $c1)))
-        (f64.store offset=680 (i32.const 0) (f64x2.extract_lane 0 (local.get $c2)))
-        (f64.store offset=784 (i32.const 0) (f64x2.extract_lane 0 (local.get $e)))
+        (f64.store offset=32 (local.get $st) (f64x2.extract_lane 0 (local.get $c1)))
+        (f64.store offset=40 (local.get $st) (f64x2.extract_lane 0 (local.get $c2)))
+        (f64.store offset=136 (local.get $st) (f64x2.extract_lane 0 (local.get $e)))
         (br $done))
         ;; step 324: u3
-        (f64.store offset=688 (i32.const 0) (f64x2.extract_lane 1 (local.get $c1)))
-        (f64.store offset=696 (i32.const 0) (f64x2.extract_lane 1 (local.get $c2)))
+        (f64.store offset=48 (local.get $st) (f64x2.extract_lane 1 (local.get $c1)))
+        (f64.store offset=56 (local.get $st) (f64x2.extract_lane 1 (local.get $c2)))
         (br $done))
         ;; step 325: the mid band's energy
-        (f64.store offset=776 (i32.const 0) (f64x2.extract_lane 1 (local.get $e))))
+        (f64.store offset=128 (local.get $st) (f64x2.extract_lane 1 (local.get $e))))
       (br_if $step (i32.lt_u (local.get $i) (i32.const 2608))))
 
-    (f64.store offset=736 (i32.const 0) (f64.convert_i32_s (i32.load16_s offset=638 (i32.const 0))))))
+    (f64.store offset=96 (local.get $st) (f64.convert_i32_s (i32.load16_s offset=638 (i32.const 0))))))
