@@ -7,6 +7,8 @@
 // A slot is freed when its owner is garbage-collected. Growing the memory detaches every view of
 // it: `onGrow` remakes the owner's views, and `generation` tells holders of their own views.
 
+import { readFileSync } from 'node:fs';
+
 const PAGE = 65536;
 /** Slots start on cache lines, so a slot's first bytes do not share a line with another's last. */
 const ALIGN = 64;
@@ -69,4 +71,17 @@ export class KernelMemory {
 
 function roundUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
+}
+
+/**
+ * A kernel made by `make` from the .wasm at `wasm`, or null where it cannot be (no WebAssembly SIMD)
+ * or the environment variable `off` is "0": its owner then does the same work in JavaScript.
+ */
+export function loadKernel<K>(off: string, wasm: URL, make: (bytes: Uint8Array<ArrayBuffer>) => K): K | null {
+  if (process.env[off] === '0') return null;
+  try {
+    return make(new Uint8Array(readFileSync(wasm)));
+  } catch {
+    return null;
+  }
 }

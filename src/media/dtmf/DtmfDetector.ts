@@ -70,8 +70,7 @@
  * `lowLevelDbfs` / `highLevelDbfs` the measured tone levels.
  */
 
-import { readFileSync } from 'node:fs';
-import { KernelMemory } from '../KernelMemory.ts';
+import { KernelMemory, loadKernel } from '../KernelMemory.ts';
 
 const FS = 16000;
 const FSD = 8000; // analysis rate after decimation
@@ -226,14 +225,7 @@ class KernelHeap {
 }
 
 /** Null where WebAssembly SIMD is missing (or TELEGRAPH_DTMF_KERNEL=0): the JavaScript path then does the same work. */
-const KERNEL: KernelHeap | null = (() => {
-  if (process.env.TELEGRAPH_DTMF_KERNEL === '0') return null;
-  try {
-    return new KernelHeap(new Uint8Array(readFileSync(new URL('./dtmfKernel.wasm', import.meta.url))));
-  } catch {
-    return null;
-  }
-})();
+const KERNEL: KernelHeap | null = loadKernel('TELEGRAPH_DTMF_KERNEL', new URL('./dtmfKernel.wasm', import.meta.url), (bytes) => new KernelHeap(bytes));
 
 /** Whether detectors use the WebAssembly kernel here (false: no WebAssembly SIMD, or TELEGRAPH_DTMF_KERNEL=0). */
 export const DTMF_KERNEL_AVAILABLE = KERNEL !== null;

@@ -85,8 +85,7 @@
  *     the first frames to place its floors (stationary noise: immediately; babble: ≈ 1 s).
  */
 
-import { readFileSync } from 'node:fs';
-import { KernelMemory } from '../KernelMemory.ts';
+import { KernelMemory, loadKernel } from '../KernelMemory.ts';
 
 const SAMPLE_RATE = 16000;
 
@@ -164,14 +163,7 @@ class VadKernel {
 }
 
 /** Null where WebAssembly SIMD is missing (or TELEGRAPH_VAD_KERNEL=0): the JavaScript path then does the same work. */
-const KERNEL: VadKernel | null = (() => {
-  if (process.env.TELEGRAPH_VAD_KERNEL === '0') return null;
-  try {
-    return new VadKernel(new Uint8Array(readFileSync(new URL('./vadKernel.wasm', import.meta.url))));
-  } catch {
-    return null;
-  }
-})();
+const KERNEL: VadKernel | null = loadKernel('TELEGRAPH_VAD_KERNEL', new URL('./vadKernel.wasm', import.meta.url), (bytes) => new VadKernel(bytes));
 
 /** Whether detectors use the WebAssembly kernel here (false: no WebAssembly SIMD, or TELEGRAPH_VAD_KERNEL=0). */
 export const VAD_KERNEL_AVAILABLE = KERNEL !== null;
