@@ -33,7 +33,11 @@ for (const name of ['World', 'TimedEngine', 'reseed', 'nextTurn'] as const) {
 
 const calls = Number(process.env.BENCH_CALLS ?? 1000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
-const scenarios = (process.env.BENCH_SCENARIOS ?? 'turns,talk').split(',') as ('turns' | 'talk')[];
+const scenarios = (process.env.BENCH_SCENARIOS ?? 'turns,talk').split(',').map((v) => {
+  const s = v.trim();
+  if (s !== 'turns' && s !== 'talk') throw new Error(`BENCH_SCENARIOS: "${s}" is not turns or talk`);
+  return s;
+});
 if (!Number.isInteger(calls) || calls < 1 || calls > 5000) throw new Error('BENCH_CALLS: one call count in [1, 5000]');
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('BENCH_ROUNDS: an integer in [1, 20]');
 

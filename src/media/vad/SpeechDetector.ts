@@ -277,14 +277,10 @@ const V_EXCURSION = 3; // how far the background alone rises above the floor (it
 const V_STEADY_LO = 4; // measureBand()'s lowest level of the short window, for commitBand()
 const V_LONG_LO = 5; // measureBand()'s lowest smoothed level of the long window, for commitBand()
 const V_POWER = 6; // measureBand()'s input: the frame's power in the band, relative to full scale
-const V_SHORT_MIN = 7; // the least and greatest level in the short ring (two numbers: see slide())
-const V_LONG_MIN = 9; // the same for the long ring
-const V_POS = 11; // next write position and fill of each ring (the powers', the short, the long)
-const V_FILL = 12;
-const V_PW_POS = 13;
-const V_PW_FILL = 14;
-const V_LONG_POS = 15;
-const V_LONG_FILL = 16;
+const V_SHORT = 7; // the short ring's write position, fill, least and greatest value (R_*: see slide())
+const V_LONG = 11; // the same for the long ring
+const V_PW_POS = 15; // the powers' ring: its write position and fill
+const V_PW_FILL = 16;
 const V_INIT = 17; // 1 once the floor has been placed
 const V_ACTIVE = 18; // 1 when the last frame was speech-like in this band
 /**
@@ -297,21 +293,33 @@ const V_STEADY = 20; // measureBand(): 1 when the short window is steady
 const V_LONG_STEADY = 21; // measureBand(): 1 when the 100 ms-smoothed level stayed within the long spread over the long window
 const V_COUNT = 22; // (a multiple of 2: the rings after them stay 16-byte aligned)
 
+// A stationarity rule's ring: four numbers at `r` (these offsets), its values in s32[at, at + len).
+const R_POS = 0; // where the next value goes
+const R_FILL = 1; // how many it holds
+const R_MIN = 2; // the least and greatest value it holds
+const R_MAX = 3;
+
 /**
- * Writes `x` (as f32) at `pos` of the ring s32[at, at + len), which held `count` values, and keeps
- * the least and greatest value the ring holds in s64[mm] and s64[mm + 1]. The same numbers a scan of
- * the ring gives, for a scan's cost only when the value pushed out was the least or the greatest
- * and the new one does not take its place (the rule windows are 12 and 50 frames, two bands, every
- * frame: a scan each time was most of the detector's bookkeeping).
+ * Writes `x` (as f32) into the ring (see R_*) and returns how many values it now holds, keeping the
+ * least and greatest of them: the same numbers a scan of the ring gives, for a scan's cost only
+ * when the value pushed out was the least or the greatest and the new one does not take its place
+ * (the rule windows are 12 and 50 frames, two bands, every frame: a scan each time was most of the
+ * detector's bookkeeping).
  */
-function slide(s32: Float32Array, at: number, len: number, pos: number, count: number, x: number, s64: Float64Array, mm: number): void {
+function slide(s32: Float32Array, at: number, len: number, s64: Float64Array, r: number, x: number): number {
+  const pos = s64[r + R_POS]!;
+  const count = s64[r + R_FILL]!;
+  s64[r + R_POS] = pos + 1 === len ? 0 : pos + 1;
+  const filled = count < len ? count + 1 : count;
+  s64[r + R_FILL] = filled;
+  const mm = r + R_MIN;
   const f = Math.fround(x);
   const old = count < len ? f : s32[at + pos]!; // (while filling, nothing is pushed out)
   s32[at + pos] = f;
   if (count === 0) {
     s64[mm] = f;
     s64[mm + 1] = f;
-    return;
+    return filled;
   }
   let mn = s64[mm]!;
   let mx = s64[mm + 1]!;
@@ -331,6 +339,7 @@ function slide(s32: Float32Array, at: number, len: number, pos: number, count: n
   }
   s64[mm] = mn;
   s64[mm + 1] = mx;
+  return filled;
 }
 
 // Noise floor, background excursion and the speech-like test for one band, whose state lies at `v`
@@ -386,16 +395,10 @@ function measureBand(p: BandParams, s64: Float64Array, s32: Float32Array, v: num
   // short rule: spread of the last steadyFrames levels (the ring's, and this level's own
   // unrounded value, as they always were)
   const ringAt = 2 * v + p.ringOff, ringLen = p.steadyFrames;
-  const pos = s64[v + V_POS]!;
-  const count = s64[v + V_FILL]!;
-  slide(s32, ringAt, ringLen, pos, count, level, s64, v + V_SHORT_MIN);
-  s64[v + V_POS] = pos + 1 === ringLen ? 0 : pos + 1;
-  const filled = count < ringLen ? count + 1 : count;
-  s64[v + V_FILL] = filled;
   let steady = 0;
   s64[v + V_STEADY_LO] = level;
-  if (filled === ringLen) {
-    const mn = s64[v + V_SHORT_MIN]!, mx = s64[v + V_SHORT_MIN + 1]!;
+  if (slide(s32, ringAt, ringLen, s64, v + V_SHORT, level) === ringLen) {
+    const mn = s64[v + V_SHORT + R_MIN]!, mx = s64[v + V_SHORT + R_MAX]!;
     const lo = mn < level ? mn : level;
     const hi = mx > level ? mx : level;
     steady = hi - lo <= p.steadySpread ? 1 : 0;
@@ -407,20 +410,12 @@ function measureBand(p: BandParams, s64: Float64Array, s32: Float32Array, v: num
   let longSteady = 0;
   s64[v + V_LONG_LO] = smoothed;
   const longLen = p.longFrames;
-  if (longLen > 0) {
-    const longPos = s64[v + V_LONG_POS]!;
-    const longCount = s64[v + V_LONG_FILL]!;
-    slide(s32, ringAt + ringLen, longLen, longPos, longCount, smoothed, s64, v + V_LONG_MIN);
-    s64[v + V_LONG_POS] = longPos + 1 === longLen ? 0 : longPos + 1;
-    const longFilled = longCount < longLen ? longCount + 1 : longCount;
-    s64[v + V_LONG_FILL] = longFilled;
-    if (longFilled === longLen) {
-      const mn = s64[v + V_LONG_MIN]!, mx = s64[v + V_LONG_MIN + 1]!;
-      const lo = mn < smoothed ? mn : smoothed;
-      const hi = mx > smoothed ? mx : smoothed;
-      longSteady = hi - lo <= p.longSpread ? 1 : 0;
-      s64[v + V_LONG_LO] = lo;
-    }
+  if (longLen > 0 && slide(s32, ringAt + ringLen, longLen, s64, v + V_LONG, smoothed) === longLen) {
+    const mn = s64[v + V_LONG + R_MIN]!, mx = s64[v + V_LONG + R_MAX]!;
+    const lo = mn < smoothed ? mn : smoothed;
+    const hi = mx > smoothed ? mx : smoothed;
+    longSteady = hi - lo <= p.longSpread ? 1 : 0;
+    s64[v + V_LONG_LO] = lo;
   }
   s64[v + V_LONG_STEADY] = longSteady;
 }
