@@ -4,7 +4,7 @@
  * levels, floors, band share, decisions and times, and hold the same filter state and energies,
  * bit for bit, after every frame: on speech (espeak-ng; a synthetic talker where it is missing),
  * white and pink noise, sine sweeps, full-scale square waves (the int16 extremes), digital silence
- * before and after sound (the at-rest shortcut, the flushing of a decayed state), minutes of all of
+ * before and after sound (the at-rest shortcut, coming to rest as a tail dies out), minutes of all of
  * it mixed, and arbitrary filter states (denormal, signed zero, huge). That the committed
  * vadKernel.wasm is what vadKernel.wat compiles to is checked with the other kernels, in
  * dtmf-kernel.test.ts.
@@ -184,7 +184,7 @@ test('speech, noise, sweeps and full-scale squares: the same, bit for bit, after
   feed(p, toInt16(noise.map((v, i) => v + s[i]!)), 'speech in pink noise');
 });
 
-test('digital silence before and after sound: the at-rest shortcut and the flushing of a decayed state', () => {
+test('digital silence before and after sound: the at-rest shortcut, and rest within a few frames of the end of a sound', () => {
   const p = pair();
   feed(p, silence(1), 'silence at rest');
   assert.ok(zOf(p.kernel).every((v) => v === 0), 'at rest');
@@ -200,10 +200,15 @@ test('digital silence before and after sound: the at-rest shortcut and the flush
     ['dither', toInt16(scaled(-96, whiteNoise(FS, 15)))],
   ] as const) {
     feed(p, x, `${what}, then silence`);
-    // ≈ 0.7 s of silence takes the DC blocker below 1e-30 (flushed), the band filters are cleared
-    // by the total energy's test, and then the shortcut takes over
-    feed(p, silence(2), `silence after ${what}`);
-    assert.ok(zOf(p.kernel).every((v) => v === 0) && zOf(p.js).every((v) => v === 0), `at rest after ${what}`);
+    // the tail rings out in digital silence until a frame's energy is below REST_ENERGY: the
+    // filters then come to rest (≤ 7 frames after a full-scale square), and the shortcut takes over
+    let frames = 0;
+    while (!(zOf(p.kernel).every((v) => v === 0) && zOf(p.js).every((v) => v === 0))) {
+      assert.ok(++frames <= 8, `at rest within 8 frames of silence after ${what}`);
+      feed(p, silence(FRAME / FS), `silence after ${what}`);
+    }
+    feed(p, silence(1), `silence at rest after ${what}`);
+    assert.ok(zOf(p.kernel).every((v) => v === 0) && zOf(p.js).every((v) => v === 0), `still at rest after ${what}`);
   }
 });
 

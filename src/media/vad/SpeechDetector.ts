@@ -107,6 +107,12 @@ const FILTER = (() => {
 const DC_POLE = Math.exp((-2 * Math.PI * 20) / SAMPLE_RATE);
 /** Mean square of a full-scale sine: the 0 dBFS reference. */
 const FULL_SCALE_POWER = (32767 * 32767) / 2;
+/**
+ * A frame of digital silence whose energy after the DC blocker (sum of squares, in samples²) is
+ * below this puts the filters at rest: RMS 0.006 of the least sample step, its ringing in later
+ * frames ~10⁻¹² of full scale where levels stop at −100 dBFS (10⁻¹⁰).
+ */
+const REST_ENERGY = 1e-2;
 /** Levels are clamped here (−100 dBFS), which also makes digital silence finite. */
 const MIN_LEVEL_DB = -100;
 /** A talk-spurt that never rose this far (dB) above the floor may be undone as background. */
@@ -620,6 +626,11 @@ export class SpeechDetector {
     return this.speechSeen ? this.nowMs - this.lastSpeechEndMs : this.nowMs;
   }
 
+  /** See Warm (media/MediaFormat): the object, and its state's numbers. */
+  warm(): number {
+    return this.mem.f64[this.at + D_COUNT]! + this.frames;
+  }
+
   /** Analyses one frame; returns whether the talker is speaking now (smoothed). */
   process(frame: Int16Array): boolean {
     if (frame.length !== this.frameSamples) throw new RangeError(`frame of ${frame.length} samples, expected ${this.frameSamples}`);
@@ -751,9 +762,17 @@ function filterFrame(frame: Int16Array, n: number, kernel: boolean, s64: Float64
     filterJs(frame, n, s64, at);
   }
   // (the state and energies as the loop left them)
-  if (Math.abs(s64[at + 13]!) < 1e-30) s64[at + 13] = 0;
-  if (Math.abs(s64[at + 14]!) < 1e-30) s64[at + 14] = 0;
-  if (s64[e]! < 1e-6) s64.fill(0, at, at + 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state)
+  if (s64[e]! < REST_ENERGY && allZero(frame, n)) {
+    // The tail of a sound, into digital silence: what still rings is far below every level the
+    // detector reports (−100 dBFS is ~10⁷ times more), and left alone it would take ~25 more
+    // frames to die out below 1e-30, each through the whole filter. Come to rest now: the next
+    // silent frame is nothing to compute. (This frame's energies stand as computed.)
+    s64.fill(0, at, at + 15);
+  } else {
+    if (Math.abs(s64[at + 13]!) < 1e-30) s64[at + 13] = 0;
+    if (Math.abs(s64[at + 14]!) < 1e-30) s64[at + 14] = 0;
+    if (s64[e]! < 1e-6) s64.fill(0, at, at + 12); // long silence: let no denormals linger in the band filters (the DC blocker keeps its state: the input may be a steady offset)
+  }
   s64[e + 1] = s64[e + 1]! * FILTER[6]!;
   s64[e + 2] = s64[e + 2]! * FILTER[7]!;
 }
