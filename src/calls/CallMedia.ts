@@ -30,6 +30,8 @@ export interface SpeechGate {
   readonly speechSeen: boolean;
   /** Milliseconds since speech was last heard (after hangover smoothing, measured from the speech itself). */
   readonly silenceMs: number;
+  /** Optional: see Warm (media/MediaFormat). */
+  warm?(): number;
 }
 
 /** Where prompts come from (media/prompts/PromptStore). */
@@ -663,6 +665,12 @@ class ResponseListener implements FrameSink {
     /** Told once, on the next turn of the event loop, when a timer ends the recording. */
     private readonly end: (reason: 'initialSilenceTimeout' | 'maxSilenceTimeout' | 'maxRecordDurationReached', recorder: Recorder) => void,
   ) {}
+
+  /** See Warm (media/MediaFormat). */
+  warm(): number {
+    const gate = this.gate, recorder = this.recorder;
+    return this.frames + (gate.warm !== undefined ? gate.warm() : 0) + (recorder !== null ? recorder.warm() : 0);
+  }
 
   write(frame: Int16Array): void {
     if (this.done) return;

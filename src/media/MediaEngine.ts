@@ -2,11 +2,14 @@
 // its own schedule (no drift); a tick that starts late is counted, and the missed frames are still
 // processed (up to a bound, beyond which they are counted as skipped and logged), never dropped silently.
 import type { Logger } from 'pino';
-import { FRAME_MS } from './MediaFormat.ts';
+import { FRAME_MS, type FrameSink, type FrameSource } from './MediaFormat.ts';
+import type { MediaLeg } from './MediaLeg.ts';
 import { MediaSession } from './MediaSession.ts';
 
 const STAT_WINDOW = 3000; // the last minute of ticks
 const MAX_CATCH_UP = 5; // frames processed back to back after a stall before skipping ahead
+/** Sessions warmed up together (see tick()). */
+const WARM_GROUP = 16;
 
 export interface EngineStats {
   ticks: number;
@@ -27,6 +30,11 @@ export class MediaEngine {
   private readonly durations = new Float64Array(STAT_WINDOW);
   private lastLateLog = 0;
   private readonly onTimer = () => this.run();
+  // the warm-up pass's lists (preallocated; cleared after each tick)
+  private readonly warmLegs: (MediaLeg | null)[] = new Array<MediaLeg | null>(2 * WARM_GROUP).fill(null);
+  private readonly warmParts: (FrameSource | FrameSink | null)[] = new Array<FrameSource | FrameSink | null>(8 * WARM_GROUP).fill(null);
+  /** What the warm-up pass read (kept, so that its reads are not optimised away). */
+  private warmed = 0;
 
   constructor(private readonly log: Logger | null = null) {}
 
@@ -86,11 +94,37 @@ export class MediaEngine {
     this.timer = setTimeout(this.onTimer, Math.max(0, this.nextAt - now));
   }
 
-  /** Processes one frame of every session. */
+  /**
+   * Processes one frame of every session.
+   *
+   * Sessions go in groups, each warmed up first: at 1,000 calls most objects a call's tick reads
+   * are not in the caches, and read call by call each miss waits for the one before (a call's
+   * chain of objects is read in order). The warm-up pass reads the group's sessions, then their
+   * legs, then the legs' first sources, tap and sink (each asked for what it reads first): the
+   * reads at each step are independent, so the memory serves them together. 3–4 % off the IVR
+   * bench's tick (bench/media/README.md).
+   */
   tick(): void {
     const t0 = performance.now();
     const sessions = this.sessions;
-    for (let i = 0; i < sessions.length; i++) sessions[i]!.tick();
+    const n = sessions.length;
+    const legs = this.warmLegs, parts = this.warmParts;
+    let warmed = 0;
+    for (let i = 0; i < n; i += WARM_GROUP) {
+      const end = Math.min(n, i + WARM_GROUP);
+      let j = 0;
+      for (let k = i; k < end; k++) j = sessions[k]!.legsInto(legs, j);
+      let m = 0;
+      for (let q = 0; q < j; q++) m = legs[q]!.partsInto(parts, m);
+      for (let r = 0; r < m; r++) {
+        const p = parts[r];
+        if (p != null && p.warm !== undefined) warmed += p.warm();
+      }
+      for (let k = i; k < end; k++) sessions[k]!.tick();
+    }
+    this.warmed = warmed;
+    legs.fill(null);
+    parts.fill(null);
     this.durations[this.ticks % STAT_WINDOW] = performance.now() - t0;
     this.ticks++;
   }

@@ -10,6 +10,18 @@ export const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000; // 320
  */
 export interface FrameSource {
   frame(scratch: Int16Array): Int16Array | null;
+  /** Optional: see Warm. */
+  warm?(): number;
+}
+
+/**
+ * Something the engine can ask, just before a tick, to read the fields its next frame reads first
+ * (its own, and the objects it goes to next) and fold them into the number it returns: the engine
+ * asks a group of calls' sources and sinks in one pass, so their objects come from memory
+ * together instead of one after the other (see MediaEngine.tick). Only reads; any result.
+ */
+export interface Warm {
+  warm(): number;
 }
 
 /**
@@ -18,6 +30,8 @@ export interface FrameSource {
  */
 export interface FrameSink {
   write(frame: Int16Array, silent: boolean): void;
+  /** Optional: see Warm. */
+  warm?(): number;
 }
 
 /** A frame of silence, shared: never written. */

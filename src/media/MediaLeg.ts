@@ -122,6 +122,18 @@ export class MediaLeg {
     }
   }
 
+  /**
+   * Puts the parts its tick goes to first (first two sources, first tap and sink; null where none)
+   * into `out` from `m`; returns the next index (m + 4). For the engine's warm-up pass.
+   */
+  partsInto(out: (FrameSource | FrameSink | null)[], m: number): number {
+    out[m] = this.src0;
+    out[m + 1] = this.src1;
+    out[m + 2] = this.tap0;
+    out[m + 3] = this.sink0;
+    return m + 4;
+  }
+
   /** Runs the taps on this tick's inbound frame. */
   tap(): void {
     writeAll(this.tap0, this.tap1, this.taps, this.frame, !this.speaking);

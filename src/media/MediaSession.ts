@@ -33,6 +33,15 @@ export class MediaSession {
     this.b = two ? this.legs[1]! : null;
   }
 
+  /** Puts its two legs into `out` from `j` if it has exactly two (the engine's warm-up pass); returns the next index. */
+  legsInto(out: (MediaLeg | null)[], j: number): number {
+    const a = this.a;
+    if (a === null) return j;
+    out[j] = a;
+    out[j + 1] = this.b!;
+    return j + 2;
+  }
+
   /** One 20 ms step: pull every leg, run its taps, mix, deliver. No allocation. */
   tick(): void {
     const a = this.a;

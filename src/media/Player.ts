@@ -100,6 +100,11 @@ export class Player implements FrameSource {
     if (item.onDone) setImmediate(item.onDone, true);
   }
 
+  /** See Warm (MediaFormat). */
+  warm(): number {
+    return this.pos;
+  }
+
   /**
    * FrameSource: a whole frame-aligned frame of a buffer is given as a view of it (no copy); other
    * frames are read() into `scratch`.

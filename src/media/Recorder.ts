@@ -26,6 +26,12 @@ export class Recorder implements FrameSink {
 
   constructor(private readonly maxFrames: number) {}
 
+  /** See Warm (MediaFormat): also the line its next frame is written to. */
+  warm(): number {
+    const cur = this.cur, at = this.at;
+    return cur !== null && at < cur.length ? cur[at]! : at;
+  }
+
   write(frame: Int16Array): void {
     if (this.paused || this.full) return;
     if (this.frames >= this.maxFrames) {

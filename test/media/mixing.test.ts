@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MediaEngine } from '../../src/media/MediaEngine.ts';
 import { MediaSession } from '../../src/media/MediaSession.ts';
 import { FRAME_SAMPLES, type FrameSink, type FrameSource } from '../../src/media/MediaFormat.ts';
 import { prng } from '../helpers/audio.ts';
@@ -110,4 +111,47 @@ test('mixing: legs leaving and joining across the two-party path keep every sink
       assert.equal(me.sink.silent, want.every((v) => v === 0), `tick ${t}: silence`);
     }
   }
+});
+
+test('the engine ticks every session once per tick, in groups it warms up first (parts with and without warm())', () => {
+  const engine = new MediaEngine();
+  // 37 sessions (two groups and a part), every third with three legs (not warmed up: only two-party sessions are)
+  const counts: { frames: number; writes: number; warms: number }[] = [];
+  class Counted implements FrameSource, FrameSink {
+    readonly c = { frames: 0, writes: 0, warms: 0 };
+    constructor(private readonly warmable: boolean) {
+      counts.push(this.c);
+      if (warmable) this.warm = () => ++this.c.warms;
+    }
+    warm?: () => number;
+    frame(out: Int16Array): Int16Array | null {
+      this.c.frames++;
+      out.fill(1);
+      return out;
+    }
+    write(): void {
+      this.c.writes++;
+    }
+  }
+  const twoParty: Counted[] = [];
+  for (let s = 0; s < 37; s++) {
+    const session = engine.createSession(`s${s}`);
+    for (let l = 0; l < (s % 3 === 0 ? 3 : 2); l++) {
+      const leg = session.addLeg(`l${l}`);
+      const part = new Counted(l === 0);
+      leg.addSource(part);
+      leg.addTap(part);
+      leg.addSink(part);
+      if (s % 3 !== 0 && l === 0) twoParty.push(part);
+    }
+  }
+  for (let t = 0; t < 3; t++) engine.tick();
+  for (const c of counts) {
+    assert.equal(c.frames, 3, 'one frame a tick from every source');
+    assert.equal(c.writes, 6, 'every tap and sink written once a tick');
+  }
+  // a warmable part is asked once for each list it heads (source, tap, sink), each tick
+  for (const p of twoParty) assert.equal(p.c.warms, 9);
+  assert.equal(counts.filter((c) => c.warms > 0).length, twoParty.length);
+  engine.stop();
 });

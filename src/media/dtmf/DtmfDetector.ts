@@ -471,6 +471,11 @@ export class DtmfDetector {
     this.reset();
   }
 
+  /** See Warm (media/MediaFormat): the object, and its state's first line a frame reads. */
+  warm(): number {
+    return this.state[ST_HIST_T]! + this.pos;
+  }
+
   /** Forgets all state; the next sample fed is time 0. */
   reset(): void {
     this.bind();

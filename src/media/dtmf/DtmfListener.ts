@@ -11,6 +11,11 @@ export class DtmfListener implements FrameSink {
 
   constructor(private readonly onKey: (key: string) => void) {}
 
+  /** See Warm (MediaFormat). */
+  warm(): number {
+    return this.quiet + this.detector.warm();
+  }
+
   write(frame: Int16Array, silent: boolean): void {
     if (silent) {
       if (this.quiet >= CLOSING_FRAMES) return;
