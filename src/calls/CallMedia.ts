@@ -30,7 +30,7 @@ export interface SpeechGate {
   readonly speechSeen: boolean;
   /** Milliseconds since speech was last heard (after hangover smoothing, measured from the speech itself). */
   readonly silenceMs: number;
-  /** Optional: see Warm (media/MediaFormat). */
+  /** Optional: see FrameSource.warm (media/MediaFormat). */
   warm?(): number;
 }
 
@@ -666,7 +666,7 @@ class ResponseListener implements FrameSink {
     private readonly end: (reason: 'initialSilenceTimeout' | 'maxSilenceTimeout' | 'maxRecordDurationReached', recorder: Recorder) => void,
   ) {}
 
-  /** See Warm (media/MediaFormat). */
+  /** See FrameSource.warm (media/MediaFormat). */
   warm(): number {
     const gate = this.gate, recorder = this.recorder;
     return this.frames + (gate.warm !== undefined ? gate.warm() : 0) + (recorder !== null ? recorder.warm() : 0);

@@ -101,8 +101,8 @@ export class MediaEngine {
    * are not in the caches, and read call by call each miss waits for the one before (a call's
    * chain of objects is read in order). The warm-up pass reads the group's sessions, then their
    * legs, then the legs' first sources, tap and sink (each asked for what it reads first): the
-   * reads at each step are independent, so the memory serves them together. 3–4 % off the IVR
-   * bench's tick (bench/media/README.md).
+   * reads at each step are independent, so the memory serves them together. About 3 % off the
+   * IVR bench's tick, more when the host is busy (bench/media/README.md).
    */
   tick(): void {
     const t0 = performance.now();

@@ -10,18 +10,13 @@ export const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000; // 320
  */
 export interface FrameSource {
   frame(scratch: Int16Array): Int16Array | null;
-  /** Optional: see Warm. */
+  /**
+   * Optional, here and on FrameSink: reads the fields its next frame reads first (its own, and
+   * the objects it goes to next) and folds them into the number it returns. The engine asks a
+   * group of calls' sources and sinks in one pass just before ticking them, so their objects come
+   * from memory together instead of one after the other (see MediaEngine.tick). Only reads; any result.
+   */
   warm?(): number;
-}
-
-/**
- * Something the engine can ask, just before a tick, to read the fields its next frame reads first
- * (its own, and the objects it goes to next) and fold them into the number it returns: the engine
- * asks a group of calls' sources and sinks in one pass, so their objects come from memory
- * together instead of one after the other (see MediaEngine.tick). Only reads; any result.
- */
-export interface Warm {
-  warm(): number;
 }
 
 /**
@@ -30,7 +25,7 @@ export interface Warm {
  */
 export interface FrameSink {
   write(frame: Int16Array, silent: boolean): void;
-  /** Optional: see Warm. */
+  /** Optional: see FrameSource.warm. */
   warm?(): number;
 }
 

@@ -100,7 +100,7 @@ export class Player implements FrameSource {
     if (item.onDone) setImmediate(item.onDone, true);
   }
 
-  /** See Warm (MediaFormat). */
+  /** See FrameSource.warm (MediaFormat). */
   warm(): number {
     return this.pos;
   }

@@ -26,7 +26,7 @@ export class Recorder implements FrameSink {
 
   constructor(private readonly maxFrames: number) {}
 
-  /** See Warm (MediaFormat): also the line its next frame is written to. */
+  /** See FrameSource.warm (MediaFormat): also the line its next frame is written to. */
   warm(): number {
     const cur = this.cur, at = this.at;
     return cur !== null && at < cur.length ? cur[at]! : at;

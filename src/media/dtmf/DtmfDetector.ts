@@ -471,7 +471,7 @@ export class DtmfDetector {
     this.reset();
   }
 
-  /** See Warm (media/MediaFormat): the object, and its state's first line a frame reads. */
+  /** See FrameSource.warm (media/MediaFormat): the object, and its state's first line a frame reads. */
   warm(): number {
     return this.state[ST_HIST_T]! + this.pos;
   }

@@ -11,7 +11,7 @@ export class DtmfListener implements FrameSink {
 
   constructor(private readonly onKey: (key: string) => void) {}
 
-  /** See Warm (MediaFormat). */
+  /** See FrameSource.warm (MediaFormat). */
   warm(): number {
     return this.quiet + this.detector.warm();
   }

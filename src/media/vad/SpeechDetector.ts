@@ -109,8 +109,8 @@ const DC_POLE = Math.exp((-2 * Math.PI * 20) / SAMPLE_RATE);
 const FULL_SCALE_POWER = (32767 * 32767) / 2;
 /**
  * A frame of digital silence whose energy after the DC blocker (sum of squares, in samples²) is
- * below this puts the filters at rest: RMS 0.006 of the least sample step, its ringing in later
- * frames ~10⁻¹² of full scale where levels stop at −100 dBFS (10⁻¹⁰).
+ * below this puts the filters at rest: an RMS of 0.006 of the least sample step, and what would
+ * still ring after it measures at most −114 dBFS, under the −100 dBFS where every level stops.
  */
 const REST_ENERGY = 1e-2;
 /** Levels are clamped here (−100 dBFS), which also makes digital silence finite. */
@@ -626,7 +626,7 @@ export class SpeechDetector {
     return this.speechSeen ? this.nowMs - this.lastSpeechEndMs : this.nowMs;
   }
 
-  /** See Warm (media/MediaFormat): the object, and its state's numbers. */
+  /** See FrameSource.warm (media/MediaFormat): the object, and its state's numbers. */
   warm(): number {
     return this.mem.f64[this.at + D_COUNT]! + this.frames;
   }
@@ -763,10 +763,10 @@ function filterFrame(frame: Int16Array, n: number, kernel: boolean, s64: Float64
   }
   // (the state and energies as the loop left them)
   if (s64[e]! < REST_ENERGY && allZero(frame, n)) {
-    // The tail of a sound, into digital silence: what still rings is far below every level the
-    // detector reports (−100 dBFS is ~10⁷ times more), and left alone it would take ~25 more
-    // frames to die out below 1e-30, each through the whole filter. Come to rest now: the next
-    // silent frame is nothing to compute. (This frame's energies stand as computed.)
+    // The tail of a sound, into digital silence: what still rings is below every level the
+    // detector reports (see REST_ENERGY), and left alone it would take ~25 more frames to die out
+    // below 1e-30, each through the whole filter. Come to rest now: the next silent frame is
+    // nothing to compute. (This frame's energies stand as computed.)
     s64.fill(0, at, at + 15);
   } else {
     if (Math.abs(s64[at + 13]!) < 1e-30) s64[at + 13] = 0;
