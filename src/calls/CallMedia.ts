@@ -668,6 +668,7 @@ class ResponseListener implements FrameSink {
 
   /** See FrameSource.warm (media/MediaFormat). */
   warm(): number {
+    if (this.done) return 0; // (write() returns at once: nothing else to fetch)
     const gate = this.gate, recorder = this.recorder;
     return this.frames + (gate.warm !== undefined ? gate.warm() : 0) + (recorder !== null ? recorder.warm() : 0);
   }

@@ -13,7 +13,9 @@ export class DtmfListener implements FrameSink {
 
   /** See FrameSource.warm (MediaFormat). */
   warm(): number {
-    return this.quiet + this.detector.warm();
+    // (a resting detector runs only if sound returns: not worth fetching for every silent frame)
+    const quiet = this.quiet;
+    return quiet >= CLOSING_FRAMES ? quiet : quiet + this.detector.warm();
   }
 
   write(frame: Int16Array, silent: boolean): void {
