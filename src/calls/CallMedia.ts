@@ -22,7 +22,8 @@ import type { ResponseRecordings } from '../media/ResponseRecordings.ts';
 
 /** Decides, frame by frame, whether someone is speaking (see media/vad). */
 export interface SpeechGate {
-  process(frame: Int16Array): boolean;
+  /** `silent`: the caller knows the frame is all zero (it need not look). */
+  process(frame: Int16Array, silent?: boolean): boolean;
   reset(): void;
   /** Starts a new recording while keeping what was learnt about the line's noise. */
   restart(): void;
@@ -673,10 +674,10 @@ class ResponseListener implements FrameSink {
     return this.frames + (gate.warm !== undefined ? gate.warm() : 0) + (recorder !== null ? recorder.warm() : 0);
   }
 
-  write(frame: Int16Array): void {
+  write(frame: Int16Array, silent: boolean): void {
     if (this.done) return;
     const gate = this.gate;
-    gate.process(frame);
+    gate.process(frame, silent);
     const recorder = this.recorder;
     if (recorder === null) return;
     recorder.write(frame);

@@ -24,6 +24,7 @@ export interface FrameSource {
  * reused) and never write to it (it may be another leg's, or a prompt shared by many calls).
  */
 export interface FrameSink {
+  /** `silent` is true only when every sample of `frame` is zero (a sink may then skip looking). */
   write(frame: Int16Array, silent: boolean): void;
   /** Optional: see FrameSource.warm. */
   warm?(): number;

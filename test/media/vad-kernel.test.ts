@@ -5,7 +5,8 @@
  * bit for bit, after every frame: on speech (espeak-ng; a synthetic talker where it is missing),
  * white and pink noise, sine sweeps, full-scale square waves (the int16 extremes), digital silence
  * before and after sound (the at-rest shortcut, coming to rest as a tail dies out), minutes of all of
- * it mixed, and arbitrary filter states (denormal, signed zero, huge). That the committed
+ * it mixed, and arbitrary filter states (denormal, signed zero, huge). The bands' shortcut in long
+ * digital silence is checked here too, against detectors without it. That the committed
  * vadKernel.wasm is what vadKernel.wat compiles to is checked with the other kernels, in
  * dtmf-kernel.test.ts.
  */
@@ -210,6 +211,55 @@ test('digital silence before and after sound: the at-rest shortcut, and rest wit
     feed(p, silence(1), `silence at rest after ${what}`);
     assert.ok(zOf(p.kernel).every((v) => v === 0) && zOf(p.js).every((v) => v === 0), `still at rest after ${what}`);
   }
+});
+
+test('long digital silence: the bands at their fixed point skip their bookkeeping, and a frame known silent is not looked at, with the same results', async () => {
+  // Every number a band keeps but its rings' positions (which hold one value throughout at the fixed
+  // point): level, smoothed level, floor, excursion, windows' lows, power, fills, flags.
+  const BAND = [0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21];
+  const bands = (d: SpeechDetector): number[] => {
+    const { mem, at } = internals(d);
+    const words = (d as unknown as { p: { words: number } }).p.words;
+    return [22, 22 + words].flatMap((b) => BAND.map((k) => mem.f64[at + b + k]!));
+  };
+  const s = await speech();
+  for (const opts of [{}, { kernel: false }, { longSteadyMs: 0, hangoverMs: 300 }, { riseIdleDbPerS: 0, minSpeechDbfs: -90 }]) {
+    const fast = new SpeechDetector(opts);
+    const full = new SpeechDetector({ ...opts, restShortcut: false });
+    let skipped = 0;
+    const run = (x: Int16Array, what: string) => {
+      for (let at = 0, n = 0; at + FRAME <= x.length; at += FRAME, n++) {
+        const frame = x.subarray(at, at + FRAME);
+        // (told when the frame is all zero, as a mixer tells its sinks; the other looks for itself)
+        const a = [...snapshot(fast, fast.process(frame, frame.every((v) => v === 0))), ...bands(fast)];
+        const b = [...snapshot(full, full.process(frame)), ...bands(full)];
+        for (let i = 0; i < a.length; i++) {
+          if (!Object.is(a[i], b[i])) assert.fail(`${JSON.stringify(opts)}, ${what}, frame ${n}: value ${i} (${FIELDS[i] ?? 'band'}) is ${a[i]} with the shortcut, ${b[i]} without`);
+        }
+        const { mem, at: base } = internals(fast);
+        if (mem.f64[base + 21]! > (fast as unknown as { p: { restFrames: number } }).p.restFrames) skipped++;
+      }
+    };
+    run(s, 'speech');
+    run(silence(4), 'silence after speech');
+    run(toInt16(scaled(-40, pinkNoise(3 * FS, 21))), 'pink noise');
+    run(silence(2.5), 'silence after noise');
+    run(s.subarray(0, 3 * FS), 'speech again');
+    fast.restart();
+    full.restart();
+    run(silence(3), 'silence after restart()');
+    run(toInt16(scaled(-70, whiteNoise(FS, 22))), 'faint noise');
+    run(silence(1.3), 'silence, about as long as the rings');
+    run(s.subarray(FS, 4 * FS), 'speech after it');
+    fast.reset();
+    full.reset();
+    run(silence(2), 'silence after reset()');
+    run(s.subarray(0, 2 * FS), 'speech after reset()');
+    assert.ok(skipped > 300, `${JSON.stringify(opts)}: the shortcut was taken (${skipped} frames)`);
+  }
+  // a band that could call −100 dBFS speech-like has no fixed point: never skipped
+  const d = new SpeechDetector({ minSpeechDbfs: -100 });
+  assert.equal((d as unknown as { p: { restFrames: number } }).p.restFrames, 2 ** 30);
 });
 
 test('detectors sharing the kernel, interleaved frame by frame, each stay exact', () => {

@@ -212,6 +212,11 @@ export interface SpeechDetectorOptions {
    * results are the same either way (bit for bit); false is for tests and benchmarks.
    */
   kernel?: boolean;
+  /**
+   * Skip the bands' bookkeeping in long digital silence, where it changes nothing (default true).
+   * The results are the same either way; false is for tests.
+   */
+  restShortcut?: boolean;
 }
 
 interface BandParams {
@@ -233,14 +238,24 @@ interface BandParams {
   pwLen: number; // frames of powers kept: max(smoothFrames, fallFrames)
   ringOff: number; // f32 index of the short ring from twice the band's f64 index (the long ring follows it)
   words: number; // f64 words the band takes
+  restFrames: number; // frames of zero power after which the band's state is at its fixed point (see process()); REST_NEVER: it has none
 }
 
 /** The layout of a band's state, from its parameters (a band's numbers, then its rings; a multiple of 8 bytes). */
-function bandParams(p: Omit<BandParams, 'pwLen' | 'ringOff' | 'words'>): BandParams {
+function bandParams(p: Omit<BandParams, 'pwLen' | 'ringOff' | 'words' | 'restFrames'>, shortcut: boolean): BandParams {
   const pwLen = Math.max(p.smoothFrames, p.fallFrames);
   const ringOff = 2 * (V_COUNT + pwLen);
-  return { ...p, pwLen, ringOff, words: V_COUNT + pwLen + Math.ceil((p.steadyFrames + p.longFrames) / 2) };
+  // After this many frames of zero power every ring holds only zeros (powers) or −100 (levels,
+  // smoothed levels: the long ring's newest needs smoothFrames of them) and the floor sits at −100.
+  // A fixed point only if no such frame can be speech-like (minDb above −100) and the floor cannot
+  // sink below −100 (no negative rise).
+  const fixed = shortcut && p.minDb > MIN_LEVEL_DB && p.riseIdle >= 0 && p.riseSpeech >= 0;
+  const restFrames = fixed ? Math.max(pwLen, p.steadyFrames, p.smoothFrames + p.longFrames) : REST_NEVER;
+  return { ...p, pwLen, ringOff, words: V_COUNT + pwLen + Math.ceil((p.steadyFrames + p.longFrames) / 2), restFrames };
 }
+
+/** restFrames of bands without a fixed point (a small integer, so the field stays unboxed). */
+const REST_NEVER = 2 ** 30;
 
 /**
  * One BandParams object for every detector with the same parameters (nearly all use the defaults):
@@ -269,6 +284,7 @@ const D_ENERGY = 15; // total (DC removed), mid band, high band
 const D_BAND_SHARE = 18; // bandShare
 const D_PEAK = 19; // highest excursion above the floor during the spurt, dB
 const D_INV_POWER = 20; // 1 / (frameSamples · FULL_SCALE_POWER)
+const D_QUIET = 21; // frames in a row (this one included) with zero power in both bands
 const D_COUNT = 22; // (the bands' numbers and rings after them stay 16-byte aligned)
 
 // A band's numbers in the detector's state (f64 indices from the band's `v`), then its rings: the
@@ -550,7 +566,7 @@ export class SpeechDetector {
       longSpread: opts.longSteadySpreadDb ?? 8,
       riseIdle: ((opts.riseIdleDbPerS ?? 3) * this.frameMs) / 1000,
       riseSpeech: ((opts.riseSpeechDbPerS ?? 0.5) * this.frameMs) / 1000,
-    }));
+    }, opts.restShortcut ?? true));
     this.p = params;
     const bytes = 8 * (D_COUNT + 2 * params.words);
     // a slot in the kernel's memory, unless it cannot grow any more (then this one runs in JavaScript)
@@ -595,6 +611,7 @@ export class SpeechDetector {
     this.restart();
     const s64 = this.mem.f64, at = this.at;
     s64[at + D_BAND_SHARE] = 0;
+    s64[at + D_QUIET] = 0;
     s64.fill(0, at, at + 15);
     resetBand(this.p, s64, at + D_COUNT);
     resetBand(this.p, s64, at + D_COUNT + this.p.words);
@@ -632,12 +649,15 @@ export class SpeechDetector {
     return this.mem.f64[this.at + D_COUNT]! + this.frames;
   }
 
-  /** Analyses one frame; returns whether the talker is speaking now (smoothed). */
-  process(frame: Int16Array): boolean {
+  /**
+   * Analyses one frame; returns whether the talker is speaking now (smoothed). `silent`: the caller
+   * knows the frame is all zero (a mixer's silence), so the detector need not look.
+   */
+  process(frame: Int16Array, silent = false): boolean {
     if (frame.length !== this.frameSamples) throw new RangeError(`frame of ${frame.length} samples, expected ${this.frameSamples}`);
     const mem = this.mem;
     const s64 = mem.f64, s32 = mem.f32, at = this.at;
-    filterFrame(frame, this.frameSamples, this.kernel, s64, at);
+    filterFrame(frame, silent, this.frameSamples, this.kernel, s64, at);
     const eTotal = s64[at + D_ENERGY]!;
     const eMid = s64[at + D_ENERGY + 1]!;
     const eHigh = s64[at + D_ENERGY + 2]!;
@@ -648,14 +668,28 @@ export class SpeechDetector {
     const mid = at + D_COUNT;
     const high = mid + p.words;
     const inv = s64[at + D_INV_POWER]!;
-    s64[mid + V_POWER] = eMid * inv;
-    s64[high + V_POWER] = eHigh * inv;
-    measureBand(p, s64, s32, mid, speaking);
-    measureBand(p, s64, s32, high, speaking);
-    const longBackground = s64[mid + V_LONG_STEADY] !== 0;
-    const midActive = commitBand(p, s64, mid, longBackground, speaking);
-    const highActive = commitBand(p, s64, high, longBackground, speaking);
-    const active = midActive || highActive;
+    const quiet = eMid === 0 && eHigh === 0 ? s64[at + D_QUIET]! + 1 : 0;
+    s64[at + D_QUIET] = quiet;
+    let active = false;
+    if (quiet > p.restFrames) {
+      // Long digital silence: the bands are at their fixed point (see bandParams), where a frame of
+      // zero power leaves every number as it is but the excursions, which decay in known
+      // background. The rings' positions stay: they hold one value throughout, so where the next
+      // one goes changes nothing. (About a third of the frames of an IVR recording.)
+      if (s64[mid + V_LONG_STEADY] !== 0 && !speaking) {
+        s64[mid + V_EXCURSION] = Math.max(0, s64[mid + V_EXCURSION]! - EXCURSION_DOWN);
+        s64[high + V_EXCURSION] = Math.max(0, s64[high + V_EXCURSION]! - EXCURSION_DOWN);
+      }
+    } else {
+      s64[mid + V_POWER] = eMid * inv;
+      s64[high + V_POWER] = eHigh * inv;
+      measureBand(p, s64, s32, mid, speaking);
+      measureBand(p, s64, s32, high, speaking);
+      const longBackground = s64[mid + V_LONG_STEADY] !== 0;
+      const midActive = commitBand(p, s64, mid, longBackground, speaking);
+      const highActive = commitBand(p, s64, high, longBackground, speaking);
+      active = midActive || highActive;
+    }
     this.frameActive = active;
 
     // --- onset / hangover ---
@@ -745,9 +779,9 @@ export class SpeechDetector {
  * frame's energies (total, mid, high) at D_ENERGY of the detector's state (from `at` of `s64`). A
  * function of its own, so that it stays optimised whatever happens to the decision logic.
  */
-function filterFrame(frame: Int16Array, n: number, kernel: boolean, s64: Float64Array, at: number): void {
+function filterFrame(frame: Int16Array, silent: boolean, n: number, kernel: boolean, s64: Float64Array, at: number): void {
   const e = at + D_ENERGY;
-  if (atRest(s64, at) && allZero(frame, n)) {
+  if (atRest(s64, at) && (silent || allZero(frame, n))) {
     // Digital silence into filters at rest: every output and energy would be 0, and the state
     // would stay 0 (cleared below anyway). Nothing to compute.
     s64[e] = 0;
@@ -763,7 +797,7 @@ function filterFrame(frame: Int16Array, n: number, kernel: boolean, s64: Float64
     filterJs(frame, n, s64, at);
   }
   // (the state and energies as the loop left them)
-  if (s64[e]! < REST_ENERGY && allZero(frame, n)) {
+  if (s64[e]! < REST_ENERGY && (silent || allZero(frame, n))) {
     // The tail of a sound, into digital silence: what still rings is below every level the
     // detector reports (see REST_ENERGY), and left alone it would take ~25 more frames to die out
     // below 1e-30, each through the whole filter. Come to rest now: the next silent frame is
