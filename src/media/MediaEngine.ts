@@ -129,9 +129,14 @@ export class MediaEngine {
     this.ticks++;
   }
 
+  /** Ticks run so far (stats().ticks without the rest: stats() sorts the last minute's durations). */
+  get tickCount(): number {
+    return this.ticks;
+  }
+
   stats(): EngineStats {
     const n = Math.min(this.ticks, STAT_WINDOW);
-    const sorted = Array.from(this.durations.subarray(0, n)).sort((a, b) => a - b);
+    const sorted = this.durations.slice(0, n).sort(); // (a typed array sorts by value)
     const q = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : 0);
     let legs = 0;
     for (const s of this.sessions) legs += s.legs.length;

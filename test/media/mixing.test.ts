@@ -155,3 +155,17 @@ test('the engine ticks every session once per tick, in groups it warms up first 
   assert.equal(counts.filter((c) => c.warms > 0).length, twoParty.length);
   engine.stop();
 });
+
+test('the engine counts its ticks and reports their durations (p50 ≤ p99 ≤ max)', () => {
+  const engine = new MediaEngine();
+  const s = engine.createSession('stats');
+  s.addLeg('a').addSource(new RandomSource());
+  s.addLeg('b').addSource(new RandomSource());
+  for (let t = 0; t < 40; t++) engine.tick();
+  const st = engine.stats();
+  assert.equal(engine.tickCount, 40);
+  assert.equal(st.ticks, 40);
+  assert.equal(st.sessions, 1);
+  assert.equal(st.legs, 2);
+  assert.ok(st.tickMs.p50 >= 0 && st.tickMs.p50 <= st.tickMs.p99 && st.tickMs.p99 <= st.tickMs.max, JSON.stringify(st.tickMs));
+});
