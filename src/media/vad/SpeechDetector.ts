@@ -675,7 +675,7 @@ export class SpeechDetector {
       // Long digital silence: the bands are at their fixed point (see bandParams), where a frame of
       // zero power leaves every number as it is but the excursions, which decay in known
       // background. The rings' positions stay: they hold one value throughout, so where the next
-      // one goes changes nothing. (About a third of the frames of an IVR recording.)
+      // one goes changes nothing. (A line muted or on hold; in an IVR answer, the rare long pause.)
       if (s64[mid + V_LONG_STEADY] !== 0 && !speaking) {
         s64[mid + V_EXCURSION] = Math.max(0, s64[mid + V_EXCURSION]! - EXCURSION_DOWN);
         s64[high + V_EXCURSION] = Math.max(0, s64[high + V_EXCURSION]! - EXCURSION_DOWN);
