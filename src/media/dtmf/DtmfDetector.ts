@@ -71,6 +71,7 @@
  */
 
 import { KernelMemory, loadKernel } from '../KernelMemory.ts';
+import { SharedSettings } from '../SharedSettings.ts';
 
 const FS = 16000;
 const FSD = 8000; // analysis rate after decimation
@@ -291,37 +292,29 @@ interface Limits {
 /** |X|² (Goertzel units) of a tone at `dbfs`. */
 const toPow = (dbfs: number): number => tonePower(dbfs) * (SUM_W * SUM_W) / 2;
 
-/** The strict and relaxed limits for these options, one set per options (see DtmfDetector.strict). */
-const LIMITS = new Map<string, { strict: Limits; relaxed: Limits }>();
+/** The strict and relaxed limits for these options, one set per options (see SharedSettings). */
+const LIMITS = new SharedSettings<{ strict: Limits; relaxed: Limits }>();
 function sharedLimits(minDb: number, tol: number, tn: number, tr: number): { strict: Limits; relaxed: Limits } {
-  const key = `${minDb} ${tol} ${tn} ${tr}`;
-  const known = LIMITS.get(key);
-  if (known) return known;
-  const strict: Limits = {
+  return LIMITS.get(`${minDb} ${tol} ${tn} ${tr}`, () => ({
+    strict: limits(minDb, tol, tn, tr, 6, 0.9, true),
+    // to hold a key in progress: 3 dB lower, 1 % wider, 2 dB more twist, the other tones 3 dB weaker (not 6)
+    relaxed: limits(minDb - 3, tol + 0.01, tn + 2, tr + 2, 3, 0.6, false),
+  }));
+}
+
+function limits(minDb: number, tol: number, tnDb: number, trDb: number, neighbourDb: number, share: number, probe: boolean): Limits {
+  const twistR = Math.pow(10, trDb / 10);
+  return {
     minPow: toPow(minDb),
     tol,
-    twistN: Math.pow(10, tn / 10),
-    twistR: Math.pow(10, tr / 10),
-    neighbour: Math.pow(10, 6 / 10),
-    share: 0.9,
-    shareBound: shareBound(tol, Math.pow(10, tr / 10), 0.9),
+    twistN: Math.pow(10, tnDb / 10),
+    twistR,
+    neighbour: Math.pow(10, neighbourDb / 10),
+    share,
+    shareBound: shareBound(tol, twistR, share),
     rowFloor: toPow(minDb) * 0.4,
-    probe: true,
+    probe,
   };
-  const relaxed: Limits = {
-    minPow: toPow(minDb - 3),
-    tol: tol + 0.01,
-    twistN: Math.pow(10, (tn + 2) / 10),
-    twistR: Math.pow(10, (tr + 2) / 10),
-    neighbour: Math.pow(10, 3 / 10),
-    share: 0.6,
-    shareBound: shareBound(tol + 0.01, Math.pow(10, (tr + 2) / 10), 0.6),
-    rowFloor: toPow(minDb - 3) * 0.4,
-    probe: false,
-  };
-  const set = { strict, relaxed };
-  if (LIMITS.size < 64) LIMITS.set(key, set); // (bounded: options come from configuration, not from calls)
-  return set;
 }
 
 /** The Hann window's amplitude response to a tone `d` bins (50 Hz) from a filter: sinc(d)/(1 − d²), as validate() undoes it. */

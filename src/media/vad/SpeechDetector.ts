@@ -86,6 +86,7 @@
  */
 
 import { KernelMemory, loadKernel } from '../KernelMemory.ts';
+import { SharedSettings } from '../SharedSettings.ts';
 
 const SAMPLE_RATE = 16000;
 
@@ -257,18 +258,10 @@ function bandParams(p: Omit<BandParams, 'pwLen' | 'ringOff' | 'words' | 'restFra
 /** restFrames of bands without a fixed point (a small integer, so the field stays unboxed). */
 const REST_NEVER = 2 ** 30;
 
-/**
- * One BandParams object for every detector with the same parameters (nearly all use the defaults):
- * a frame reads it, and one object shared by 1,000 calls stays in the caches where 1,000 copies
- * would not.
- */
-const PARAMS = new Map<string, BandParams>();
+/** One BandParams object for every detector with the same parameters (see SharedSettings). */
+const PARAMS = new SharedSettings<BandParams>();
 function sharedParams(p: BandParams): BandParams {
-  const key = Object.values(p).join(' ');
-  const shared = PARAMS.get(key);
-  if (shared) return shared;
-  if (PARAMS.size < 64) PARAMS.set(key, p); // (bounded: parameters come from configuration, not from calls)
-  return p;
+  return PARAMS.get(Object.values(p).join(' '), () => p);
 }
 
 /** Initial background excursion (dB above the floor) before any has been measured. */
