@@ -57,8 +57,9 @@
  * instruction; the frame's four windows side by side, one per lane), and so does a window's high
  * group when it is needed, with the results bit-identical to the JavaScript path (Math.fround
  * after each f32 operation), which handles every other case (test/media/dtmf-kernel.test.ts).
- * Each detector's input and decimated signal live in the kernel's memory; the decisions (steps
- * 3–5) stay here, and a run of windows that cannot lead to a key is only remembered.
+ * Each detector's input, decimated signal and state live in the kernel's memory; the decisions
+ * (steps 3–5) stay here, and a run of windows that cannot lead to a key is only remembered: by the
+ * kernel itself when that is the whole frame (nearly every frame of speech).
  *
  * Cost per 20 ms frame of speech, 1,000 detectors live (bench/media/kernels.ts): about 1.2–1.4 µs
  * with the kernel (4 µs in 0.3.1, 6.5 µs in 0.3.0); the JavaScript path, written for exactness
@@ -151,13 +152,30 @@ const KERNEL_NEXT_OUT = HB_C + 12;
 
 /** Byte offset of a slot's decimated signal (after its 342 input samples, 16-byte aligned). */
 const BUF_AT = 688;
-const SLOT_BYTES = BUF_AT + CAP * 4;
-/** Offsets in a detector's `state` of the arrays remember() writes (the views of them elsewhere). */
-const ST_PREV_RE = 48;
-const ST_PREV_IM = 56;
-const ST_HIST_MAG = 69;
-const ST_HIST_T = 93;
-const ST_HIST_HI = 160;
+/** Byte offset of a slot's `state` (see the detector's views of it): after its decimated signal, on a cache line of its own. */
+const STATE_AT = Math.ceil((BUF_AT + CAP * 4) / 64) * 64;
+// The detector's `state` (f64 indices): first what remember() writes, together (the kernel does
+// it for a whole frame: dtmfKernel.wat must agree on these), then the rest.
+const ST_PREV_RE = 0; // the previous window's re, im [0..7]
+const ST_PREV_IM = 8;
+const ST_HIST_MAG = 16; // the last 3 windows' |X| [0..7], newest first
+const ST_HIST_T = 40; // their centres (input samples)
+const ST_HIST_HI = 43; // 1 where their high group was computed
+const ST_G1 = 46; // the current window's Goertzel states s[N−1], s[N−2], re, im, pw, mag [0..7]
+const ST_G2 = 54;
+const ST_RE = 62;
+const ST_IM = 70;
+const ST_PW = 78;
+const ST_MAG = 86;
+const ST_PROBE_HZ = 94; // 5: validate()'s probes
+const ST_ON_T = 99; // 16 + 16: the run's first windows (time, amplitude)
+const ST_ON_A = 115;
+const ST_Q_AT = 131; // 4 × 8: keys decided but not yet returned
+const ST_Q_START = 139;
+const ST_Q_LOW = 147;
+const ST_Q_HIGH = 155;
+const ST_WORDS = 163;
+const SLOT_BYTES = STATE_AT + ST_WORDS * 8;
 
 /** f64 per window in the kernel's SPEC: re, im, pw, mag of the low group, then the row test's result. */
 const SPEC_WINDOW = 17;
@@ -174,13 +192,15 @@ const HEAP_BASE = 16384;
  * when that has happened.
  */
 class KernelHeap {
-  readonly frame: (slot: number, first: number, shift: number, floor: number, neighbour: number, shareBound: number) => void;
+  /** Returns 1 when it remembered the frame's windows in the state at `st` itself (see dtmfKernel.wat), else 0. */
+  readonly frame: (slot: number, first: number, shift: number, floor: number, neighbour: number, shareBound: number, st: number, idle: number, end0: number) => number;
   input!: Int16Array; // WIN_IN: the frame goes to [22, 342)
   work!: Float32Array; // WX: the work signal, laid out as a slot's X after a shift (pos = KEEP before the frame)
   /** One window's filters for tones k..k+3: goertzel(window's address, 9696 + 4k); results in gres. */
   readonly goertzel: (x: number, coef: number) => void;
   gres!: Float64Array; // GRES: s1[0..3], s2[0..3], energy
   res!: Float64Array; // RES: 4 windows × (s1[0..3], s2[0..3], energy)
+  f64!: Float64Array; // the whole memory
   spec!: Float64Array; // SPEC: 4 windows × (re, im, pw, mag [0..3], row test passed)
   readonly slots: KernelMemory;
 
@@ -199,6 +219,7 @@ class KernelHeap {
   }
 
   private views(mem: ArrayBuffer): void {
+    this.f64 = new Float64Array(mem);
     this.res = new Float64Array(mem, 10240, 36);
     this.spec = new Float64Array(mem, 10624, 4 * SPEC_WINDOW);
     this.gres = new Float64Array(mem, 11360, 9);
@@ -222,6 +243,10 @@ class KernelHeap {
 
   buf(slot: number): Float32Array {
     return new Float32Array(this.slots.buffer, slot + BUF_AT, CAP);
+  }
+
+  state(slot: number): Float64Array {
+    return new Float64Array(this.slots.buffer, slot + STATE_AT, ST_WORDS);
   }
 }
 
@@ -344,11 +369,12 @@ export class DtmfDetector {
   private readonly durUnits: number;
   private readonly kernel: boolean;
 
-  // constants per tone
-  // the small per-window arrays below are views of this one buffer: a detector's state then lies
-  // in a few cache lines, not in a score of separate allocations (at 1,000 calls, most of a tick's
-  // time beyond the arithmetic goes into fetching each call's state from memory)
-  private readonly state = new Float64Array(8 * 8 + 5 + 3 * 8 + 3 + 2 * 16 + 4 * 8 + 3);
+  // The small per-window arrays below are views of one buffer, `state` (see ST_*): a detector's
+  // state then lies in a few cache lines, not in a score of separate allocations (at 1,000 calls,
+  // most of a tick's time beyond the arithmetic goes into fetching each call's state from memory).
+  // With the kernel, `state` lies in the detector's slot, after its signal, where the kernel
+  // remembers a frame's windows itself (see feedKernel); without, it is a buffer of its own.
+  private state!: Float64Array;
 
   // decimator: its input as it came (int16: a third of the cache lines a float copy would take).
   // With the kernel, lin and buf are views of this detector's slot in the kernel's memory (`slot`,
@@ -373,24 +399,24 @@ export class DtmfDetector {
   private centre = 0; // centre of the current window, in input samples (a field: see measureOffset)
 
   // per window
-  private readonly g1 = this.state.subarray(0, 8); // Goertzel states s[N−1], s[N−2]
-  private readonly g2 = this.state.subarray(8, 16);
-  private readonly re = this.state.subarray(16, 24);
-  private readonly im = this.state.subarray(24, 32);
-  private readonly pw = this.state.subarray(32, 40);
-  private readonly mag = this.state.subarray(40, 48);
-  private readonly prevRe = this.state.subarray(ST_PREV_RE, ST_PREV_RE + 8);
-  private readonly prevIm = this.state.subarray(ST_PREV_IM, ST_PREV_IM + 8);
+  private g1!: Float64Array; // Goertzel states s[N−1], s[N−2]
+  private g2!: Float64Array;
+  private re!: Float64Array;
+  private im!: Float64Array;
+  private pw!: Float64Array;
+  private mag!: Float64Array;
+  private prevRe!: Float64Array;
+  private prevIm!: Float64Array;
   private havePrev = false;
   /** The high group (bins 4–7) of the current window has been computed. */
   private hiCur = false;
   /** The same for the windows in histMag (newest first; slot 0 is also prevRe/prevIm). */
-  private readonly histHi = this.state.subarray(ST_HIST_HI, ST_HIST_HI + 3);
+  private histHi!: Float64Array;
   private energy = 0;
   private winEnergy = 0; // goertzel()'s
   // measured by validate()
   private offset = 0;
-  private readonly probeHz = this.state.subarray(64, 69);
+  private probeHz!: Float64Array;
   private probeCount = 0;
   private probeLimit = 0;
   private mDevR = 0; // measured deviation, fraction of nominal
@@ -399,8 +425,8 @@ export class DtmfDetector {
   private mPc = 0;
 
   // magnitudes of the last 3 windows (pre-roll), newest first, and their centre times
-  private readonly histMag = this.state.subarray(ST_HIST_MAG, ST_HIST_MAG + 24);
-  private readonly histT = this.state.subarray(ST_HIST_T, ST_HIST_T + 3);
+  private histMag!: Float64Array;
+  private histT!: Float64Array;
   private histCount = 0;
 
   // current run
@@ -424,16 +450,16 @@ export class DtmfDetector {
   private twMin = 0;
   private twMax = 0;
   // onset estimation: (time, amplitude) of the run's first windows
-  private readonly onT = this.state.subarray(96, 112);
-  private readonly onA = this.state.subarray(112, 128);
+  private onT!: Float64Array;
+  private onA!: Float64Array;
   private onCount = 0;
 
   // keys decided but not yet returned
   private readonly qKey = new Int8Array(8);
-  private readonly qAt = this.state.subarray(128, 136);
-  private readonly qStart = this.state.subarray(136, 144);
-  private readonly qLow = this.state.subarray(144, 152);
-  private readonly qHigh = this.state.subarray(152, 160);
+  private qAt!: Float64Array;
+  private qStart!: Float64Array;
+  private qLow!: Float64Array;
+  private qHigh!: Float64Array;
   private qHead = 0;
   private qLen = 0;
 
@@ -455,18 +481,24 @@ export class DtmfDetector {
       this.generation = KERNEL!.generation;
       this.lin = KERNEL!.lin(slot);
       this.buf = KERNEL!.buf(slot);
+      this.views(KERNEL!.state(slot));
     } else {
       this.slot = -1;
       this.bufAt = -1;
       this.lin = new Int16Array(LIN);
       this.buf = new Float32Array(CAP);
+      this.views(new Float64Array(ST_WORDS));
     }
     this.reset();
   }
 
-  /** See FrameSource.warm (media/MediaFormat): the object, and its state's first line a frame reads. */
+  /**
+   * See FrameSource.warm (media/MediaFormat): the object, and a line of its state a frame reads
+   * (through the heap's view of the whole memory: an element read through the detector's own view
+   * of its slot, here where the call is not inlined, came back boxed, 16 bytes a frame).
+   */
   warm(): number {
-    return this.state[ST_HIST_T]! + this.pos;
+    return this.slot >= 0 ? KERNEL!.f64[(this.slot + STATE_AT) / 8 + ST_HIST_T]! + this.pos : this.pos;
   }
 
   /** Forgets all state; the next sample fed is time 0. */
@@ -476,11 +508,11 @@ export class DtmfDetector {
     this.linLen = HB_TAPS - 1;
     this.nextOut = HB_TAPS - 1 + HB_C; // first output centred on input sample 0
     this.buf.fill(0);
+    this.state.fill(0); // (a slot may have been another detector's)
     this.pos = KEEP;
     this.decCount = 0;
     this.havePrev = false;
     this.hiCur = false;
-    this.histHi.fill(0);
     this.histCount = 0;
     this.cand = -1;
     this.qLen = 0;
@@ -517,7 +549,32 @@ export class DtmfDetector {
       this.generation = KERNEL!.generation;
       this.lin = KERNEL!.lin(this.slot);
       this.buf = KERNEL!.buf(this.slot);
+      this.views(KERNEL!.state(this.slot));
     }
+  }
+
+  /** Makes the per-window arrays views of `state` (see ST_*). */
+  private views(state: Float64Array): void {
+    this.state = state;
+    const v = (at: number, n: number) => state.subarray(at, at + n);
+    this.g1 = v(ST_G1, 8);
+    this.g2 = v(ST_G2, 8);
+    this.re = v(ST_RE, 8);
+    this.im = v(ST_IM, 8);
+    this.pw = v(ST_PW, 8);
+    this.mag = v(ST_MAG, 8);
+    this.prevRe = v(ST_PREV_RE, 8);
+    this.prevIm = v(ST_PREV_IM, 8);
+    this.histMag = v(ST_HIST_MAG, 24);
+    this.histT = v(ST_HIST_T, 3);
+    this.histHi = v(ST_HIST_HI, 3);
+    this.probeHz = v(ST_PROBE_HZ, 5);
+    this.onT = v(ST_ON_T, 16);
+    this.onA = v(ST_ON_A, 16);
+    this.qAt = v(ST_Q_AT, 8);
+    this.qStart = v(ST_Q_START, 8);
+    this.qLow = v(ST_Q_LOW, 8);
+    this.qHigh = v(ST_Q_HIGH, 8);
   }
 
   // --- decimation --------------------------------------------------------------------------------
@@ -574,6 +631,8 @@ export class DtmfDetector {
    * feed()'s own loop leaves them; but a run of windows that can lead to nothing (no key in
    * progress, and the row test failed or there is no previous window) is only remembered, in one
    * step: on speech that is most windows, and their decide() was most of the detector's JavaScript.
+   * When all four are such a run, the kernel has remembered them itself (6–9 % off the IVR bench's
+   * tick against doing it here: a JavaScript frame then only sets four fields).
    */
   private feedKernel(src: Int16Array, from: number): void {
     const heap = KERNEL!;
@@ -588,7 +647,18 @@ export class DtmfDetector {
     const dec0 = this.decCount;
     const first = HOP - (dec0 % HOP); // decimated samples before the first window's end: 1..40
     const lim = this.strict;
-    heap.frame(this.slot, first, this.pos - KEEP, lim.rowFloor, lim.neighbour, lim.shareBound);
+    const idle = this.cand >= 0 ? 0 : this.havePrev ? 3 : 1;
+    const remembered = heap.frame(this.slot, first, this.pos - KEEP, lim.rowFloor, lim.neighbour, lim.shareBound, this.slot + STATE_AT, idle, dec0 + first);
+    this.pos = KEEP; // (the slot's X: its last 280 samples at its front)
+    this.decCount = dec0 + 160;
+    this.linLen = keep; // (the slot's IN: its last 22 samples)
+    if (remembered !== 0) {
+      // the kernel did remember(spec, 0, 4, dec0 + first) in the state; these are its fields
+      this.havePrev = true;
+      this.hiCur = false;
+      this.histCount = 3;
+      return;
+    }
     const slotBuf = this.buf;
     this.buf = heap.work;
     this.bufAt = WORK_X;
@@ -622,9 +692,8 @@ export class DtmfDetector {
     }
     this.buf = slotBuf;
     this.bufAt = this.slot + BUF_AT;
-    this.pos = KEEP; // (the slot's X: its last 280 samples at its front)
+    this.pos = KEEP;
     this.decCount = dec0 + 160;
-    this.linLen = keep; // (the slot's IN: its last 22 samples)
   }
 
   /**

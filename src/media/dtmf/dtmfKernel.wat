@@ -30,15 +30,25 @@
 ;;                low group (the detector's spectrum()), then 1 if the window passes validate()'s first
 ;;                tests, else 0: the strongest row tone pr ≥ $floor, the others $nb times weaker, and
 ;;                energy ≤ pr·$bound.
+;;   STATE at $st: the detector's `state` (f64; DtmfDetector.ts's ST_*): prevRe[0..7] at 0, prevIm
+;;                 at 64, histMag[3][0..7] at 128, histT[3] at 320, histHi[3] at 344
 ;; After the frame, the slot's history is the work area's last 22 input and 280 decimated samples.
+;; When no key is in progress and no window can start one (each fails the row test, or is the
+;; first window and the detector has no previous one), the frame returns 1 having remembered the
+;; four windows in STATE itself, as the detector's remember() would (nearly every frame of speech);
+;; otherwise 0, and STATE is untouched.
 ;; Build: npm run build:wasm (wabt's wat2wasm, with SIMD).
 (module
   (memory (export "memory") 1)
 
   ;; $slot: the detector's slot; $shift: where its last 280 decimated samples start in its X;
   ;; $k0: how many decimated samples of the frame come before the end of its first window (1..40).
+  ;; $st: the detector's STATE; $idle: 0 while a key is in progress, else 1, or 3 when the
+  ;; detector has a previous window; $end0: the end of the frame's first window, in decimated
+  ;; samples since the start (histT's unit is two of them).
   (func (export "frame") (param $slot i32) (param $k0 i32) (param $shift i32)
     (param $floor f64) (param $nb f64) (param $bound f64)
+    (param $st i32) (param $idle i32) (param $end0 f64) (result i32)
     (local $i i32) (local $a i32) (local $v v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $c4 v128) (local $c5 v128) (local $c6 v128)
@@ -131,7 +141,51 @@
     (loop $back
       (v128.store (i32.add (local.get $a) (local.get $i)) (v128.load offset=5440 (local.get $i)))
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br_if $back (i32.lt_u (local.get $i) (i32.const 1120)))))
+      (br_if $back (i32.lt_u (local.get $i) (i32.const 1120))))
+
+    ;; 7. remember the four windows, if none can lead to a key (SPEC's row test results: 1.0 or 0.0)
+    (if (i32.or
+          (i32.eqz (local.get $idle))
+          (i32.or
+            (i32.and (i32.eq (local.get $idle) (i32.const 3)) (f64.ne (f64.load offset=10752 (i32.const 0)) (f64.const 0)))
+            (f64.ne
+              (f64.add (f64.add (f64.load offset=10888 (i32.const 0)) (f64.load offset=11024 (i32.const 0)))
+                (f64.load offset=11160 (i32.const 0)))
+              (f64.const 0))))
+      (then (return (i32.const 0))))
+    (call $remember (local.get $st) (local.get $end0))
+    (i32.const 1))
+
+  ;; remember() of the frame's four windows (from 0 to 4): each history slot j = 0..2 takes window
+  ;; 3 − j's low-group magnitudes, no high group (histHi 0; slots 1 and 2 keep slot 0's high
+  ;; entries, unread, as remember() leaves them) and its centre; prevRe/prevIm take window 3's.
+  (func $remember (param $st i32) (param $end0 f64)
+    ;; the high entries first, before slot 0's are overwritten (they are not: only its low ones are)
+    (v128.store offset=224 (local.get $st) (v128.load offset=160 (local.get $st)))
+    (v128.store offset=240 (local.get $st) (v128.load offset=176 (local.get $st)))
+    (v128.store offset=288 (local.get $st) (v128.load offset=160 (local.get $st)))
+    (v128.store offset=304 (local.get $st) (v128.load offset=176 (local.get $st)))
+    ;; magnitudes: window w's mag[0..3] at SPEC + 136·w + 96
+    (v128.store offset=128 (local.get $st) (v128.load offset=11128 (i32.const 0)))
+    (v128.store offset=144 (local.get $st) (v128.load offset=11144 (i32.const 0)))
+    (v128.store offset=192 (local.get $st) (v128.load offset=10992 (i32.const 0)))
+    (v128.store offset=208 (local.get $st) (v128.load offset=11008 (i32.const 0)))
+    (v128.store offset=256 (local.get $st) (v128.load offset=10856 (i32.const 0)))
+    (v128.store offset=272 (local.get $st) (v128.load offset=10872 (i32.const 0)))
+    ;; centres: 2·(end of window 3 − j − N/2), as remember() computes them
+    (f64.store offset=320 (local.get $st)
+      (f64.mul (f64.const 2) (f64.sub (f64.add (local.get $end0) (f64.const 120)) (f64.const 80))))
+    (f64.store offset=328 (local.get $st)
+      (f64.mul (f64.const 2) (f64.sub (f64.add (local.get $end0) (f64.const 80)) (f64.const 80))))
+    (f64.store offset=336 (local.get $st)
+      (f64.mul (f64.const 2) (f64.sub (f64.add (local.get $end0) (f64.const 40)) (f64.const 80))))
+    (v128.store offset=344 (local.get $st) (v128.const i64x2 0 0))
+    (f64.store offset=360 (local.get $st) (f64.const 0))
+    ;; window 3's phase: re[0..3] at SPEC + 408, im at + 440
+    (v128.store offset=0 (local.get $st) (v128.load offset=11032 (i32.const 0)))
+    (v128.store offset=16 (local.get $st) (v128.load offset=11048 (i32.const 0)))
+    (v128.store offset=64 (local.get $st) (v128.load offset=11064 (i32.const 0)))
+    (v128.store offset=80 (local.get $st) (v128.load offset=11080 (i32.const 0))))
 
   ;; Tone $k of two windows (lane 0: the window whose SPEC is at $at and RES at $res, lane 1: the
   ;; next, 136 and 72 bytes on) from their Goertzel states: re = s1 − cos ω·s2, im = sin ω·s2,
