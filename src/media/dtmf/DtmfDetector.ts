@@ -493,9 +493,10 @@ export class DtmfDetector {
   }
 
   /**
-   * See FrameSource.warm (media/MediaFormat): the object, and a line of its state a frame reads
-   * (through the heap's view of the whole memory: an element read through the detector's own view
-   * of its slot, here where the call is not inlined, came back boxed, 16 bytes a frame).
+   * See FrameSource.warm (media/MediaFormat): the object, and with the kernel a line of its state
+   * a frame reads (through the heap's view of the whole memory: an element read through the
+   * detector's own view of its slot, here where the call is not inlined, came back boxed, 16 bytes
+   * a frame).
    */
   warm(): number {
     return this.slot >= 0 ? KERNEL!.f64[(this.slot + STATE_AT) / 8 + ST_HIST_T]! + this.pos : this.pos;

@@ -160,7 +160,7 @@
   ;; 3 − j's low-group magnitudes, no high group (histHi 0; slots 1 and 2 keep slot 0's high
   ;; entries, unread, as remember() leaves them) and its centre; prevRe/prevIm take window 3's.
   (func $remember (param $st i32) (param $end0 f64)
-    ;; the high entries first, before slot 0's are overwritten (they are not: only its low ones are)
+    ;; slots 1 and 2 take slot 0's high entries (unread while histHi is 0), as remember() leaves them
     (v128.store offset=224 (local.get $st) (v128.load offset=160 (local.get $st)))
     (v128.store offset=240 (local.get $st) (v128.load offset=176 (local.get $st)))
     (v128.store offset=288 (local.get $st) (v128.load offset=160 (local.get $st)))
