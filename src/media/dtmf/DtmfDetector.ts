@@ -643,23 +643,29 @@ export class DtmfDetector {
     else for (let i = 0; i < 320; i++) input[keep + i] = src[from + i]!;
     // The frame is processed in the kernel's work area, which holds this slot's history (its last
     // 280 samples, wherever they start: the kernel's shift) and then the frame's: the windows'
-    // decisions below read it there (buf, bufAt), and the slot gets its new history back.
-    const pos0 = KEEP;
+    // decisions read it there (buf, bufAt: see decideWindows), and the slot gets its new history back.
     const dec0 = this.decCount;
     const first = HOP - (dec0 % HOP); // decimated samples before the first window's end: 1..40
     const lim = this.strict;
     const idle = this.cand >= 0 ? 0 : this.havePrev ? 3 : 1;
     const remembered = heap.frame(this.slot, first, this.pos - KEEP, lim.rowFloor, lim.neighbour, lim.shareBound, this.slot + STATE_AT, idle, dec0 + first);
-    this.pos = KEEP; // (the slot's X: its last 280 samples at its front)
-    this.decCount = dec0 + 160;
     this.linLen = keep; // (the slot's IN: its last 22 samples)
     if (remembered !== 0) {
       // the kernel did remember(spec, 0, 4, dec0 + first) in the state; these are its fields
       this.havePrev = true;
       this.hiCur = false;
       this.histCount = 3;
-      return;
+    } else {
+      this.decideWindows(dec0, first);
     }
+    this.pos = KEEP; // (the slot's X: its last 280 samples at its front)
+    this.decCount = dec0 + 160;
+  }
+
+  /** feedKernel()'s windows one by one, in the kernel's work area (see there). */
+  private decideWindows(dec0: number, first: number): void {
+    const heap = KERNEL!;
+    const pos0 = KEEP;
     const slotBuf = this.buf;
     this.buf = heap.work;
     this.bufAt = WORK_X;
@@ -693,8 +699,6 @@ export class DtmfDetector {
     }
     this.buf = slotBuf;
     this.bufAt = this.slot + BUF_AT;
-    this.pos = KEEP;
-    this.decCount = dec0 + 160;
   }
 
   /**
