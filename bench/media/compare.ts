@@ -32,6 +32,11 @@ for (const name of ['World', 'TimedEngine', 'reseed', 'nextTurn'] as const) {
 }
 
 const calls = Number(process.env.BENCH_CALLS ?? 1000);
+/**
+ * Ticks measured per round: BENCH_TICKS when given, else 500. (run.ts measures 30 s, after 0.3.7, for
+ * its p99; the median of per-tick ratios needs no more than 10 s, and shorter rounds allow more.)
+ */
+const ticks = process.env.BENCH_TICKS ? here.TICKS : 500;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const scenarios = (process.env.BENCH_SCENARIOS ?? 'turns,talk').split(',').map((v) => {
   const s = v.trim();
@@ -73,12 +78,12 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const summary = (ms: number[]) => ({ p50: r3(q(ms, 0.5)), p99: r3(q(ms, 0.99)), mean: r3(mean(ms)) });
 
 const out: unknown[] = [];
-console.log(`compare: this checkout against ${otherDir}; ${calls} calls each, both live; ${here.TICKS} ticks measured after ${here.WARMUP_TICKS}`);
+console.log(`compare: this checkout against ${otherDir}; ${calls} calls each, both live; ${ticks} ticks measured after ${here.WARMUP_TICKS}`);
 for (const scenario of scenarios) {
   for (let round = 0; round < rounds; round++) {
     const a = side(here, scenario);
     const b = side(there, scenario);
-    const end = here.WARMUP_TICKS + here.TICKS;
+    const end = here.WARMUP_TICKS + ticks;
     for (let t = 0; t < end; t++) {
       const timed = t >= here.WARMUP_TICKS;
       // who goes first alternates: the second finds the caches as the first left them
