@@ -238,7 +238,7 @@ export class Telegraph {
     http.get('/', async () => ({ service: 'telegraph', graph: `${publicUrl()}/v1.0/communications/calls`, docs: 'README.md and docs/ in the Telegraph repository' }));
     http.get('/healthz', async () => {
       const m = engine.stats();
-      return { status: 'ok', activeCalls: calls.activeCalls().length, pendingNotifications: outbox.pending, media: { sessions: m.sessions, legs: m.legs, lateTicks: m.lateTicks, skippedFrames: m.skippedFrames } };
+      return { status: 'ok', activeCalls: calls.activeCalls().length, pendingNotifications: outbox.pending, media: { sessions: m.sessions, legs: m.legs, lateTicks: m.lateTicks, skippedFrames: m.skippedFrames, sessionErrors: m.sessionErrors } };
     });
     registerIdentityRoutes(http, { directory, tokens, keys, publicUrl });
     registerGraphRoutes(http, {

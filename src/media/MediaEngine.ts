@@ -1,6 +1,8 @@
 // The media engine: one 20 ms clock per process drives every call's MediaSession. The clock keeps
 // its own schedule (no drift); a tick that starts late is counted, and the missed frames are still
 // processed (up to a bound, beyond which they are counted as skipped and logged), never dropped silently.
+// A session whose tick throws is counted and logged, and the others go on: one call's fault must not
+// stop the clock (the error would escape the timer and end the process, with every call in it).
 import type { Logger } from 'pino';
 import { FRAME_MS, type FrameSink, type FrameSource } from './MediaFormat.ts';
 import type { MediaLeg } from './MediaLeg.ts';
@@ -15,6 +17,8 @@ export interface EngineStats {
   ticks: number;
   lateTicks: number;
   skippedFrames: number;
+  /** Session ticks that threw (each logged, at most one log line per 5 s). */
+  sessionErrors: number;
   sessions: number;
   legs: number;
   tickMs: { p50: number; p99: number; max: number };
@@ -29,6 +33,8 @@ export class MediaEngine {
   private skippedFrames = 0;
   private readonly durations = new Float64Array(STAT_WINDOW);
   private lastLateLog = 0;
+  private sessionErrors = 0;
+  private lastErrorLog = -Infinity;
   private readonly onTimer = () => this.run();
   // the warm-up pass's lists (preallocated; cleared after each tick)
   private readonly warmLegs: (MediaLeg | null)[] = new Array<MediaLeg | null>(2 * WARM_GROUP).fill(null);
@@ -120,13 +126,29 @@ export class MediaEngine {
         const p = parts[r];
         if (p != null && p.warm !== undefined) warmed += p.warm();
       }
-      for (let k = i; k < end; k++) sessions[k]!.tick();
+      for (let k = i; k < end; k++) {
+        const s = sessions[k]!;
+        try {
+          s.tick();
+        } catch (err) {
+          this.failed(s, err);
+        }
+      }
     }
     this.warmed = warmed;
     legs.fill(null);
     parts.fill(null);
     this.durations[this.ticks % STAT_WINDOW] = performance.now() - t0;
     this.ticks++;
+  }
+
+  /** A session's tick threw: counted, logged (rate-limited); the session stays, and ticks again next frame. */
+  private failed(s: MediaSession, err: unknown): void {
+    this.sessionErrors++;
+    const now = performance.now();
+    if (now - this.lastErrorLog < 5000) return;
+    this.lastErrorLog = now;
+    this.log?.error({ err, session: s.id, sessionErrors: this.sessionErrors }, 'media session tick failed');
   }
 
   /** Ticks run so far (stats().ticks without the rest: stats() sorts the last minute's durations). */
@@ -144,6 +166,7 @@ export class MediaEngine {
       ticks: this.ticks,
       lateTicks: this.lateTicks,
       skippedFrames: this.skippedFrames,
+      sessionErrors: this.sessionErrors,
       sessions: this.sessions.length,
       legs,
       tickMs: { p50: q(0.5), p99: q(0.99), max: n ? sorted[n - 1]! : 0 },

@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { MediaEngine } from '../../src/media/MediaEngine.ts';
 import { MediaSession } from '../../src/media/MediaSession.ts';
 import { FRAME_SAMPLES, type FrameSink, type FrameSource } from '../../src/media/MediaFormat.ts';
@@ -168,4 +169,38 @@ test('the engine counts its ticks and reports their durations (p50 ≤ p99 ≤ m
   assert.equal(st.sessions, 1);
   assert.equal(st.legs, 2);
   assert.ok(st.tickMs.p50 >= 0 && st.tickMs.p50 <= st.tickMs.p99 && st.tickMs.p99 <= st.tickMs.max, JSON.stringify(st.tickMs));
+});
+
+test("a session whose tick throws is counted and logged once per 5 s; the other sessions' frames go on", () => {
+  const lines: { level: number; msg: string; session: string; sessionErrors: number; err: { message: string } }[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  const engine = new MediaEngine(log);
+  const bad = engine.createSession('faulty');
+  let throws = true;
+  bad.addLeg('a').addSource({ frame: (out) => {
+    if (throws) throw new Error('source exploded');
+    out.fill(7);
+    return out;
+  } });
+  const heard = new Capture();
+  bad.addLeg('b').addSink(heard);
+  const good = engine.createSession('fine');
+  good.addLeg('a').addSource(new RandomSource());
+  let writes = 0;
+  good.addLeg('b').addSink({ write: () => void writes++ });
+
+  for (let t = 0; t < 10; t++) assert.doesNotThrow(() => engine.tick());
+  assert.equal(writes, 10, 'the healthy session is ticked every time');
+  assert.equal(engine.stats().sessionErrors, 10);
+  assert.equal(engine.stats().sessions, 2, 'the faulty session is kept: it may recover');
+  const errors = lines.filter((l) => l.msg === 'media session tick failed');
+  assert.equal(errors.length, 1, 'logged at most once per 5 s');
+  assert.equal(errors[0]!.level, 50);
+  assert.equal(errors[0]!.session, 'faulty');
+  assert.equal(errors[0]!.err.message, 'source exploded');
+
+  throws = false;
+  engine.tick();
+  assert.equal(engine.stats().sessionErrors, 10);
+  assert.equal(heard.frame?.[0], 7, 'once the fault is gone, the session carries audio again');
 });
