@@ -383,8 +383,8 @@ export class DtmfDetector {
   private readonly slot: number;
   /** The kernel heap's generation this detector's views were made in. */
   private generation = 0;
-  private lin: Int16Array;
-  private buf: Float32Array;
+  private lin!: Int16Array;
+  private buf!: Float32Array;
   /** Where buf lies in the kernel's memory (its slot's X, or the work area during feedKernel()). */
   private bufAt: number;
   private linLen = HB_TAPS - 1; // zeros stand for the samples before the stream
@@ -478,10 +478,7 @@ export class DtmfDetector {
     if (slot >= 0) {
       this.slot = slot;
       this.bufAt = slot + BUF_AT;
-      this.generation = KERNEL!.generation;
-      this.lin = KERNEL!.lin(slot);
-      this.buf = KERNEL!.buf(slot);
-      this.views(KERNEL!.state(slot));
+      this.generation = -1; // (reset()'s bind() makes the views of the slot)
     } else {
       this.slot = -1;
       this.bufAt = -1;
@@ -542,7 +539,8 @@ export class DtmfDetector {
   }
 
   /**
-   * Makes the views of this detector's slot again if the kernel's memory grew (which detaches them).
+   * Makes the views of this detector's slot: first from reset(), then again whenever the kernel's
+   * memory grew (which detaches them).
    * (Told by the heap's generation, not by a view's length: that would fetch the view every frame.)
    */
   private bind(): void {
