@@ -18,7 +18,7 @@ import { Recorder } from '../media/Recorder.ts';
 import { RECORD_BEEP } from '../media/Tones.ts';
 import { DtmfListener } from '../media/dtmf/DtmfListener.ts';
 import { Ear } from '../media/Ear.ts';
-import type { ResponseRecordings } from '../media/ResponseRecordings.ts';
+import type { ReservedRecording, ResponseRecordings } from '../media/ResponseRecordings.ts';
 
 /** Decides, frame by frame, whether someone is speaking (see media/vad). */
 export interface SpeechGate {
@@ -247,7 +247,7 @@ export class CallMedia {
     for (const o of [...this.legObservers]) o.callEnded?.(call);
     for (const p of call.participants.values()) this.detach(p);
     this.closeSession(call);
-    // Its recordResponse recordings (saved synchronously above when a recording was cut short) expire after the retention.
+    // Its recordResponse recordings (reserved when each began, so those cut short above too) expire after the retention.
     this.recordings.callEnded(call.id);
   }
 
@@ -523,6 +523,8 @@ export class CallMedia {
     let sink: FrameSink | null = null;
     let stopped = false;
 
+    let reserved: ReservedRecording | null = null;
+
     const stopRecording = (reason: string, result: ResultInfo, recorder: Recorder | null, keepFrames?: number) => {
       if (stopped) return;
       stopped = true;
@@ -530,17 +532,31 @@ export class CallMedia {
       const s = sink;
       // Sinks are not removed while the engine walks them: leave the tick first.
       setImmediate(() => { if (s && mediaLeg) mediaLeg.removeSink(s); });
-      if (!recorder) {
+      const r = reserved;
+      if (!recorder || !r) {
+        if (r) this.recordings.discard(r);
         this.finish(leg, job, 'failed', result, reason);
         return;
       }
       // The recorder's blocks are written as they are, then go back to the pool (at 1,000 calls a
       // copy of every recording was tens of MB a second of new buffers, and a full GC every second).
-      void this.recordings.save(leg.call.id, recorder.chunks(keepFrames)).finally(() => recorder.release()).then(
-        (saved) => {
-          op.details.recordingLocation = saved.location;
-          op.details.recordingAccessToken = saved.token;
-          this.finish(leg, job, result.code >= 400 ? 'failed' : 'completed', result, reason);
+      const written = this.recordings.write(r, recorder.chunks(keepFrames)).finally(() => recorder.release());
+      const status = result.code >= 400 ? 'failed' : 'completed';
+      if (reason === 'operationCanceled' && r.token !== null) {
+        // Cut short, maybe by the call's end, which ends the leg in this same turn: reported now,
+        // with its location, so that the message left before a hang-up is not lost; it is
+        // readable once written.
+        op.details.recordingLocation = r.location;
+        op.details.recordingAccessToken = r.token;
+        this.finish(leg, job, status, result, reason);
+        written.catch((err: Error) => this.log.error({ err, recording: r.id }, 'recordResponse: could not store a recording cut short'));
+        return;
+      }
+      written.then(() => r.signed).then(
+        (token) => {
+          op.details.recordingLocation = r.location;
+          op.details.recordingAccessToken = token;
+          this.finish(leg, job, status, result, reason);
         },
         (err: Error) => {
           this.log.error({ err }, 'recordResponse: could not store the recording');
@@ -572,6 +588,7 @@ export class CallMedia {
     const startRecording = () => {
       if (stopped || op.done) return;
       const recorder = new Recorder(listen.maxFrames);
+      reserved = this.recordings.reserve(leg.call.id);
       gate.restart();
       listen.recorder = recorder;
       job.tone = (tone) => {

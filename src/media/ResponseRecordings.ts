@@ -24,9 +24,23 @@ interface Entry {
   callId: string;
   file: string | null;
   bytes: Uint8Array | null;
-  /** The file's write (settled once it is on disk, or failed). */
+  /** The audio's write (settled once it is on disk, or failed); pending until write() is called. */
   written: Promise<void>;
+  markWritten: ((p: Promise<void>) => void) | null;
   deleteTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * A recording named before its audio exists: its id, location and (once signed, within a turn or
+ * two of the event loop) its access token. A recording cut short by its call's end is then
+ * reported in the same turn as the end, before the call's own last notification.
+ */
+export interface ReservedRecording {
+  readonly id: string;
+  readonly location: string;
+  /** null until signed. */
+  token: string | null;
+  readonly signed: Promise<string>;
 }
 
 export class ResponseRecordings {
@@ -56,39 +70,72 @@ export class ResponseRecordings {
   }
 
   /**
-   * Stores a recording (its samples in one or more chunks, written one after the other; they are
-   * read until the returned promise settles); returns its id, location and access token.
+   * Names a recording of call `callId` before its audio exists (see ReservedRecording); write() or
+   * discard() must follow. From now on the call's end schedules its deletion.
    */
-  async save(callId: string, audio: Int16Array | readonly Int16Array[]): Promise<{ id: string; location: string; token: string }> {
+  reserve(callId: string): ReservedRecording {
     const id = randomUUID();
-    const parts = wavParts(audio instanceof Int16Array ? [audio] : audio, SAMPLE_RATE, 1);
-    const entry: Entry = { id, callId, file: null, bytes: null, written: Promise.resolve(), deleteTimer: null };
-    if (this.dir) {
-      entry.file = join(this.dir, `${id}.wav`);
-      // not writeFileSync: the media clock runs on this thread, and a recording is up to 3.8 MB.
-      // The parts as they are (the recorder's blocks): no copy of the audio into one buffer first.
-      entry.written = writeFile(entry.file, parts);
-    } else {
-      entry.bytes = joinBytes(parts);
-    }
-    // Known at once (not after the write), so that the call's end, however soon, schedules its deletion.
+    const entry: Entry = { id, callId, file: null, bytes: null, written: Promise.resolve(), markWritten: null, deleteTimer: null };
+    entry.written = new Promise<void>((resolve) => (entry.markWritten = (p) => resolve(p)));
+    entry.written.catch(() => undefined); // (read() and write() report it)
     this.entries.set(id, entry);
     let set = this.byCall.get(callId);
     if (!set) this.byCall.set(callId, (set = new Set()));
     set.add(id);
-    try {
-      await entry.written;
-    } catch (err) {
-      this.delete(id);
-      throw err;
-    }
-    const token = await new SignJWT({ rec: id })
+    const signed = new SignJWT({ rec: id })
       .setProtectedHeader({ alg: 'HS256' })
       .setAudience(this.location(id))
       .setIssuedAt()
       .setExpirationTime(`${this.tokenLifetimeSeconds}s`)
       .sign(this.key);
-    return { id, location: this.location(id), token };
+    const reserved: ReservedRecording = { id, location: this.location(id), token: null, signed };
+    signed.then((t) => (reserved.token = t), () => undefined);
+    return reserved;
+  }
+
+  /**
+   * Stores a reserved recording's audio (its samples in one or more chunks, written one after the
+   * other; they are read until the returned promise settles). If it cannot be stored, the
+   * recording is deleted and the promise rejects.
+   */
+  async write(reserved: ReservedRecording, audio: Int16Array | readonly Int16Array[]): Promise<void> {
+    const entry = this.entries.get(reserved.id);
+    if (!entry?.markWritten) throw new Error(`recording ${reserved.id} is not reserved (written already, or deleted)`);
+    const parts = wavParts(audio instanceof Int16Array ? [audio] : audio, SAMPLE_RATE, 1);
+    let written: Promise<void>;
+    if (this.dir) {
+      entry.file = join(this.dir, `${entry.id}.wav`);
+      // not writeFileSync: the media clock runs on this thread, and a recording is up to 3.8 MB.
+      // The parts as they are (the recorder's blocks): no copy of the audio into one buffer first.
+      written = writeFile(entry.file, parts);
+    } else {
+      entry.bytes = joinBytes(parts);
+      written = Promise.resolve();
+    }
+    entry.markWritten(written);
+    entry.markWritten = null;
+    try {
+      await written;
+    } catch (err) {
+      this.delete(entry.id);
+      throw err;
+    }
+  }
+
+  /** A reserved recording that will have no audio. */
+  discard(reserved: ReservedRecording): void {
+    const entry = this.entries.get(reserved.id);
+    if (!entry?.markWritten) return;
+    entry.markWritten(Promise.reject(new Error('discarded')));
+    entry.markWritten = null;
+    this.delete(entry.id);
+  }
+
+  /** reserve(), write() and the token: the recording once it is stored. */
+  async save(callId: string, audio: Int16Array | readonly Int16Array[]): Promise<{ id: string; location: string; token: string }> {
+    const r = this.reserve(callId);
+    await this.write(r, audio);
+    return { id: r.id, location: r.location, token: await r.signed };
   }
 
   /** The call ended: its recordings are deleted after the retention time. */

@@ -129,7 +129,7 @@ before(async () => {
   prompts.add('/queued.wav', toneWav(1800, 1000));
   prompts.add('/prefetch.wav', toneWav(550, 400));
   prompts.add('/page.wav', Buffer.from('<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in</body></html>'), 'text/html; charset=utf-8');
-  h = await Harness.start({ config: { media: { recordingRetentionMs: 200 } } });
+  h = await Harness.start({ config: { media: { recordingRetentionMs: 1000 } } });
   hook = await new Webhook().start();
   // Warm up every path the cases take (routes, tokens, media, notifications) before they run
   // side by side: a cold first pass stalls the event loop, and with it the media clock.
@@ -274,6 +274,8 @@ const PLAN: Record<string, Parameters<typeof setup>[0]> = {
   maxSilence: {},
   maxRecord: {},
   recordCancel: {},
+  recordHangup: {},
+  recordDelete: {},
   bargeIn: {},
   noBargeIn: {},
   recordHtml: {},
@@ -455,12 +457,12 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     assert.equal((await download(otherEnd.n.resourceData.recordingLocation, d.recordingAccessToken)).status, 403);
     assert.equal((await download(d.recordingLocation, d.recordingAccessToken)).status, 200, 'still there while the call lasts');
 
-    // After the call ends and the retention (200 ms) passes, it is gone.
+    // After the call ends and the retention (1 s) passes, it is gone.
     const hangUp = Date.now();
     const del = await h.request('DELETE', `/beta/communications/calls/${s.callId}`, { token: s.t.token });
     assert.equal(del.status, 204);
     await until('the recording to be deleted after the retention', 3000, async () => (await download(d.recordingLocation, d.recordingAccessToken)).status === 404, 20);
-    assert.ok(Date.now() - hangUp >= 195, `deleted ${Date.now() - hangUp} ms after the hang-up: only after the retention (200 ms)`);
+    assert.ok(Date.now() - hangUp >= 995, `deleted ${Date.now() - hangUp} ms after the hang-up: only after the retention (1 s)`);
     await hook.waitForState(s.callId, 'terminated', 3000);
   });
 
@@ -537,7 +539,43 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     assert.equal(d.completionReason, 'operationCanceled');
     assert.deepEqual([d.resultInfo.code, d.resultInfo.subcode], [400, 8508]);
     assert.equal(d.clientContext, 'to-cancel');
+    // It had begun recording: what it recorded is kept (the silence until the cancellation).
+    const rec = await download(d.recordingLocation, d.recordingAccessToken);
+    assert.equal(rec.status, 200);
+    assert.ok(wavMs(parseWav(rec.bytes).samples) >= 200, 'the silence before the cancellation was recorded');
   });
+
+  // A message left before hanging up (the commonest voicemail) and a bot ending the call: the
+  // operation ends with the recording, before the call's own end.
+  for (const [key, who] of [['recordHangup', 'the caller hangs up'], ['recordDelete', 'the bot deletes the call']] as const) {
+    test(`recordResponse: ${who} while recording → operationCanceled with the recording, then the call ends`, { timeout: 20_000 }, async () => {
+      const s = ready(key);
+      const u = s.users[0]!;
+      const op = await startOp(s, 'recordResponse', recordBody({ maxSilenceTimeoutInSeconds: 5, clientContext: `cut-${key}` }));
+      await say(u, speech.short);
+      await sleep(wavMs(speech.short.samples) + 300);
+      if (key === 'recordHangup') {
+        const r = await h.sim('POST', `/users/${u.id}/calls/${u.simCallId}/hangup`);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      } else {
+        const del = await h.request('DELETE', `/beta/communications/calls/${s.callId}`, { token: s.t.token });
+        assert.equal(del.status, 204);
+      }
+      const end = await opEnded(s, op.id, 3000);
+      const terminated = await hook.waitForState(s.callId, 'terminated', 3000);
+      const d = end.n.resourceData;
+      assert.equal(d.status, 'failed');
+      assert.equal(d.completionReason, 'operationCanceled');
+      assert.deepEqual([d.resultInfo.code, d.resultInfo.subcode], [400, 8508]);
+      assert.equal(typeof d.recordingLocation, 'string', `the recording is reported: ${JSON.stringify(d)}`);
+      const order = hook.forCall(s.callId);
+      assert.ok(order.indexOf(end) < order.indexOf(terminated), 'the operation ends before the call');
+      const rec = await download(d.recordingLocation, d.recordingAccessToken);
+      assert.equal(rec.status, 200, 'readable after the call ended, until the retention');
+      const samples = parseWav(rec.bytes).samples;
+      locateSpeech(samples, speech.short.samples, 'the message left before the end');
+    });
+  }
 
   test('recordResponse with bargeInAllowed cancels the playing prompt and starts at once', { timeout: 20_000 }, async () => {
     const s = ready('bargeIn');

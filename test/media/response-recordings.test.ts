@@ -49,3 +49,36 @@ test('a recording saved as chunks (a recorder\'s blocks) is the same WAV file as
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a reserved recording has its location and token before its audio; read waits for the write; discard deletes it', async () => {
+  const rr = new ResponseRecordings(null, () => 'http://127.0.0.1:1', 60, 60_000);
+  try {
+    const r = rr.reserve('call-1');
+    assert.equal(r.location, `http://127.0.0.1:1/recordings/responses/${r.id}`);
+    const token = await r.signed;
+    assert.equal(r.token, token, 'the token is there once signed');
+    const reading = rr.read(r.id, `Bearer ${token}`); // before the audio: waits for it
+    await rr.write(r, new Int16Array(320).fill(7));
+    assert.equal((await reading).length, 44 + 640);
+    await assert.rejects(rr.write(r, new Int16Array(320)), /not reserved/, 'written once only');
+
+    const gone = rr.reserve('call-1');
+    const goneToken = await gone.signed;
+    rr.discard(gone);
+    await assert.rejects(rr.read(gone.id, `Bearer ${goneToken}`), (err) => err instanceof RecordingAccessError && err.status === 404);
+  } finally {
+    rr.close();
+  }
+});
+
+test('an expired recording token is refused with 401, naming the reason', { timeout: 10_000 }, async () => {
+  const rr = new ResponseRecordings(null, () => 'http://127.0.0.1:1', 1, 60_000);
+  try {
+    const { id, token } = await rr.save('call-1', new Int16Array(320));
+    assert.equal((await rr.read(id, `Bearer ${token}`)).length, 44 + 640, 'valid at first');
+    await new Promise((r) => setTimeout(r, 2100)); // past the 1 s lifetime (JWT times are whole seconds)
+    await assert.rejects(rr.read(id, `Bearer ${token}`), (err) => err instanceof RecordingAccessError && err.status === 401 && /expired/.test(err.message));
+  } finally {
+    rr.close();
+  }
+});
