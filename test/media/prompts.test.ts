@@ -207,6 +207,27 @@ describe('audio', () => {
     assert.ok(Math.abs(rms - 8000 / Math.SQRT2) < 300, `rms ${rms}`); // the tone survives, at its level
   });
 
+  test('a long prompt is converted in slices: the event loop (the media clock\'s) keeps turning', { timeout: 30_000 }, async () => {
+    // 30 s of 44.1 kHz stereo, 5.3 MB: about half a second of conversion here, in one piece before
+    const big = Buffer.from(writeWav(tone(44100, 2, 30), 44100, 2));
+    a.routes.set('/big44k.wav', wav(big));
+    let last = performance.now();
+    let longest = 0;
+    const beat = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 5);
+    try {
+      const pcm = await store({ maxBytes: 8 * 1024 * 1024 }).get({ uri: a.url('/big44k.wav') });
+      assert.ok(Math.abs(pcm.length - 480_000) <= 2, `length ${pcm.length}`);
+      await new Promise((r) => setTimeout(r, 30)); // the beat after the last slice (the result came first, as a microtask)
+    } finally {
+      clearInterval(beat);
+    }
+    assert.ok(longest < 150, `the event loop stood still for ${longest.toFixed(0)} ms during the fetch and conversion`);
+  });
+
   test('an MP3-like body (ID3…) is refused as not audio, saying what it looks like', async () => {
     const err = await failure(store().get({ uri: a.url('/mp3') }), 'not-audio');
     assert.match(err.reason, /not a RIFF\/WAVE file/);

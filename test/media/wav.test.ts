@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWav, readWavFormat, writeWav, WavError } from '../../src/media/audio/Wav.ts';
+import { parseWav, parseWavInSlices, readWavFormat, writeWav, WavError } from '../../src/media/audio/Wav.ts';
 import { Resampler } from '../../src/media/audio/Resampler.ts';
 
 // --- building test files ------------------------------------------------------------------------
@@ -338,4 +338,33 @@ test('resampler: every common rate to 16 kHz flat in the passband, streaming equ
   let m = ri.processInt16(inp, out);
   m += ri.flushInt16(out.subarray(m));
   assert.equal(m, 800);
+});
+
+test('parseWavInSlices gives parseWav\'s samples exactly, pausing between slices, and refuses bad files before any pause', async () => {
+  const layouts: Layout[] = [
+    { tag: 1, rate: 44100, channels: 2, bits: 16 },
+    { tag: 1, rate: 48000, channels: 1, bits: 24 },
+    { tag: 1, rate: 16000, channels: 1, bits: 16 }, // no resampling
+    { tag: 1, rate: 8000, channels: 1, bits: 8 },
+    { tag: 3, rate: 22050, channels: 2, bits: 32 },
+    { tag: 7, rate: 8000, channels: 1, bits: 8 },
+    { tag: 1, rate: 44056, channels: 1, bits: 16 }, // an odd rate: interpolated phases
+  ];
+  for (const l of layouts) {
+    const seconds = 1.37;
+    const chans = Array.from({ length: l.channels }, (_, c) => sine(700 + 300 * c, l.rate, seconds, 0.3));
+    const bytes = wavFile(l, chans);
+    const whole = parseWav(bytes).samples;
+    for (const sliceFrames of [1000, 4096, 1 << 20]) {
+      let pauses = 0;
+      const sliced = await parseWavInSlices(bytes, { sliceFrames, pause: async () => void pauses++ });
+      const what = `${l.tag}/${l.rate}/${l.channels}/${l.bits} in slices of ${sliceFrames}`;
+      assert.equal(sliced.samples.length, whole.length, what);
+      assert.ok(Buffer.from(sliced.samples.buffer, sliced.samples.byteOffset, sliced.samples.byteLength).equals(Buffer.from(whole.buffer)), `${what}: same samples`);
+      assert.equal(pauses, Math.ceil(readWavFormat(bytes).frames / sliceFrames) - 1, `${what}: a pause between slices`);
+    }
+  }
+  let paused = false;
+  await assert.rejects(parseWavInSlices(new TextEncoder().encode('<html>no</html>'), { pause: async () => void (paused = true) }), WavError);
+  assert.equal(paused, false);
 });

@@ -124,7 +124,7 @@ export function registerSimulatorRoutes(http: FastifyInstance, o: { directory: D
       const { callId } = req.params as Json;
       const body = (req.body ?? {}) as Json;
       if (typeof body.wav === 'string') {
-        virtual.sayWav(u.id, callId, new Uint8Array(Buffer.from(body.wav, 'base64')));
+        await virtual.sayWav(u.id, callId, new Uint8Array(Buffer.from(body.wav, 'base64')));
         return reply.status(202).send({ queued: 'wav' });
       }
       const r = scriptStep.safeParse(body);

@@ -14,7 +14,7 @@ import { msToFrames } from '../../media/MediaFormat.ts';
 import { Recorder } from '../../media/Recorder.ts';
 import { DtmfListener } from '../../media/dtmf/DtmfListener.ts';
 import { sineTone, whiteNoise } from '../../media/Tones.ts';
-import { parseWav, writeWav } from '../../media/audio/Wav.ts';
+import { parseWavInSlices, writeWav } from '../../media/audio/Wav.ts';
 import type { PlayItem } from '../../media/Player.ts';
 import { readFile } from 'node:fs/promises';
 
@@ -233,7 +233,7 @@ export class VirtualEndpoints implements EndpointDriver {
       throw new Error(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     try {
-      return parseWav(bytes).samples;
+      return (await parseWavInSlices(bytes)).samples;
     } catch (err) {
       // The reason only (e.g. "not a RIFF/WAVE file"): never echo a local file's bytes back.
       throw new Error(`${source} is not usable WAV audio: ${(err as { reason?: string }).reason ?? 'unreadable'}`);
@@ -263,15 +263,16 @@ export class VirtualEndpoints implements EndpointDriver {
   }
 
   /** Simulator: the user's voice from raw WAV bytes. */
-  sayWav(userId: string, callId: string, wav: Uint8Array): void {
+  async sayWav(userId: string, callId: string, wav: Uint8Array): Promise<void> {
     const x = this.require(userId, callId);
     if (x.call.state !== 'connected') throw new SimulatorError(409, `call ${callId} is not connected`);
     let samples: Int16Array;
     try {
-      samples = parseWav(wav).samples;
+      samples = (await parseWavInSlices(wav)).samples;
     } catch (err) {
       throw new SimulatorError(400, `not usable audio: ${(err as Error).message}`);
     }
+    if (x.call.state !== 'connected') throw new SimulatorError(409, `call ${callId} is not connected`);
     if (!this.enqueueVoice(x.participant, { kind: 'buffer', samples })) throw new SimulatorError(409, `call ${callId} has no audio`);
     this.record(userId, callId, 'saying', { step: 'wav' });
   }

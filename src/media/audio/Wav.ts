@@ -262,13 +262,19 @@ function isSupportedTag(tag: number): boolean {
 /** Decodes to mono float (−1…1, channels averaged) at the file's own rate. */
 export function decodeWavMono(bytes: Uint8Array): { format: WavFormat; samples: Float32Array } {
   const f = readWavFormat(bytes);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(f.frames);
+  decodeFrames(bytes, f, 0, f.frames, out);
+  return { format: f, samples: out };
+}
+
+/** Decodes frames [from, to) of a file read by readWavFormat() to mono float, into out[0 …]. */
+function decodeFrames(bytes: Uint8Array, f: WavFormat, from: number, to: number, out: Float32Array): void {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ch = f.channels;
   const bps = f.blockAlign / ch;
   const inv = 1 / ch;
-  let p = f.dataOffset;
-  const n = f.frames;
+  let p = f.dataOffset + from * f.blockAlign;
+  const n = to - from;
   switch (f.formatTag) {
     case WAVE_FORMAT_PCM:
       if (bps === 1) {
@@ -326,7 +332,6 @@ export function decodeWavMono(bytes: Uint8Array): { format: WavFormat; samples: 
       break;
     }
   }
-  return { format: f, samples: out };
 }
 
 function sanitize(v: number): number {
@@ -339,11 +344,63 @@ export function parseWav(bytes: Uint8Array, opts: ParseWavOptions = {}): ParsedW
   const { format, samples } = decodeWavMono(bytes);
   const resampled = format.sampleRate === rate ? samples : Resampler.convert(samples, format.sampleRate, rate);
   const pcm = new Int16Array(resampled.length);
-  for (let i = 0; i < resampled.length; i++) {
-    const v = Math.round(resampled[i]! * 32768);
-    pcm[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-  }
+  toInt16(resampled, pcm, 0);
   return { format, samples: pcm, sampleRate: rate };
+}
+
+/** Input frames parseWavInSlices() converts between pauses: about 1–3 ms of work. */
+export const WAV_SLICE_FRAMES = 8192;
+
+/**
+ * parseWav() a slice at a time, awaiting `pause()` between slices (by default the next turn of
+ * the event loop), so that a long file (a 10 MB WAV takes about half a second to convert) never
+ * holds the thread the media clock runs on for more than a few milliseconds. The same samples as
+ * parseWav(); a header that is not usable audio throws the same WavError, before any pause.
+ */
+export async function parseWavInSlices(
+  bytes: Uint8Array,
+  opts: ParseWavOptions & { pause?: () => Promise<void>; sliceFrames?: number } = {},
+): Promise<ParsedWav> {
+  const rate = opts.sampleRate ?? 16000;
+  const pause = opts.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  const slice = Math.max(1, Math.floor(opts.sliceFrames ?? WAV_SLICE_FRAMES));
+  const format = readWavFormat(bytes);
+  const same = format.sampleRate === rate;
+  const total = same ? format.frames : Resampler.outputLength(format.frames, format.sampleRate, rate);
+  const pcm = new Int16Array(total);
+  const resampler = same ? null : new Resampler(format.sampleRate, rate, { maxInput: slice });
+  const input = new Float32Array(Math.min(slice, format.frames));
+  const output = new Float32Array(resampler ? resampler.maxOutputLength(slice) : slice);
+  let written = 0;
+  for (let from = 0; from < format.frames; from += slice) {
+    if (from > 0) await pause();
+    const to = Math.min(format.frames, from + slice);
+    const chunk = input.subarray(0, to - from);
+    decodeFrames(bytes, format, from, to, chunk);
+    if (!resampler) {
+      toInt16(chunk, pcm, written);
+      written += chunk.length;
+      continue;
+    }
+    const n = resampler.process(chunk, output.subarray(0, Math.min(output.length, total - written)));
+    toInt16(output.subarray(0, n), pcm, written);
+    written += n;
+  }
+  if (resampler && written < total) {
+    const tail = new Float32Array(total - written);
+    const n = resampler.flush(tail);
+    toInt16(tail.subarray(0, n), pcm, written);
+    written += n;
+  }
+  return { format, samples: written === total ? pcm : pcm.subarray(0, written), sampleRate: rate };
+}
+
+/** Float samples (−1…1) to rounded, clipped 16-bit ones, into out[at …]. */
+function toInt16(x: Float32Array, out: Int16Array, at: number): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.round(x[i]! * 32768);
+    out[at + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
 }
 
 /** Size of the canonical PCM WAV header writeWavHeader() writes. */
