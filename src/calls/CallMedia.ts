@@ -35,10 +35,18 @@ export interface SpeechGate {
   warm?(): number;
 }
 
-/** Where prompts come from (media/prompts/PromptStore). */
+/**
+ * Where prompts come from (media/prompts/PromptStore). `scope` is the application asking (see
+ * promptScope): a resourceId names a prompt within it, never another tenant's or application's.
+ */
 export interface PromptSource {
-  get(media: { uri: string; resourceId?: string | null }): Promise<Int16Array>;
-  prefetch(list: { uri: string; resourceId?: string | null }[]): void;
+  get(media: { uri: string; resourceId?: string | null }, scope: string): Promise<Int16Array>;
+  prefetch(list: { uri: string; resourceId?: string | null }[], scope: string): void;
+}
+
+/** The prompts' scope of an application's leg: its tenant and application. */
+export function promptScope(leg: AppLeg): string {
+  return `${leg.tenantId}/${leg.app.appId}`;
 }
 
 export interface MediaPrompt {
@@ -203,7 +211,7 @@ export class CallMedia {
   private readonly holdMusic = new Map<Participant, PlayItem>();
 
   /** Hold: the participant hears silence (or `music`, looped) and is not mixed into the call; unhold undoes both. */
-  setHeld(p: Participant, held: boolean, music: MediaPrompt | null = null): void {
+  setHeld(p: Participant, held: boolean, music: MediaPrompt | null = null, by: AppLeg | null = null): void {
     const party = this.parties.get(p);
     const ear = this.ear(p);
     if (!party || !ear) return;
@@ -215,7 +223,7 @@ export class CallMedia {
       ear.player.cancel(playing);
     }
     if (!held || !music) return;
-    this.prompts.get(music).then(
+    this.prompts.get(music, by ? promptScope(by) : '').then(
       (samples) => {
         if (!p.isOnHold || !ear.held || this.holdMusic.has(p) || !this.parties.has(p)) return;
         const item: PlayItem = { kind: 'buffer', samples, loop: true };
@@ -269,8 +277,8 @@ export class CallMedia {
     }
   }
 
-  prefetch(list: { uri: string; resourceId?: string | null }[]): void {
-    this.prompts.prefetch(list);
+  prefetch(leg: AppLeg, list: { uri: string; resourceId?: string | null }[]): void {
+    this.prompts.prefetch(list, promptScope(leg));
   }
 
   // ------------------------------------------------------------------ the operation queue
@@ -329,7 +337,7 @@ export class CallMedia {
       op,
       kind: 'play',
       start: () => {
-        const fetches = prompts.map((p, i) => this.prompts.get(p).catch((err: Error) => Promise.reject(Object.assign(new Error(err.message), { promptIndex: i }))));
+        const fetches = prompts.map((p, i) => this.prompts.get(p, promptScope(leg)).catch((err: Error) => Promise.reject(Object.assign(new Error(err.message), { promptIndex: i }))));
         void Promise.all(fetches).then(
           (buffers) => {
             if (cancelled || op.done) return;
@@ -467,7 +475,7 @@ export class CallMedia {
           return;
         }
         prompting = true;
-        void Promise.all(params.prompts.map((p) => this.prompts.get(p))).then(
+        void Promise.all(params.prompts.map((p) => this.prompts.get(p, promptScope(leg)))).then(
           (buffers) => {
             if (op.done || !prompting) return;
             const player = this.ear(params.target)?.player;
@@ -627,7 +635,7 @@ export class CallMedia {
           return;
         }
         const prompt = params.prompt;
-        this.prompts.get(prompt).then(
+        this.prompts.get(prompt, promptScope(leg)).then(
           (samples) => {
             if (stopped || op.done) return;
             const times = Math.max(1, prompt.loop ?? 1);

@@ -648,7 +648,7 @@ export class CallService {
     if (!p || !p.connected) throw new CallError(404, 'NotFound', `Participant ${participantId} is not connected in this call.`);
     if (p.endpoint.kind === 'app') throw new CallError(400, 'BadRequest', 'An application cannot be put on hold.', 'targetParticipant');
     p.isOnHold = hold;
-    this.media?.setHeld(p, hold, music);
+    this.media?.setHeld(p, hold, music, leg);
     this.driverOf(p)?.observe?.(p, hold ? 'held' : 'unheld', { by: leg.participant.id });
     setImmediate(() => this.emitRoster(leg.call, [p]));
   }

@@ -497,6 +497,18 @@ describe('cache', () => {
     assert.equal(a.count('/never-fetched.wav'), 0);
   });
 
+  test('a resourceId names a prompt within its scope only (one application\'s name is not another\'s)', async () => {
+    const s = store();
+    const mine = await s.get({ uri: a.url('/good.wav'), resourceId: 'greeting' }, 'tenant-a/app-1');
+    const before = a.count('/stereo44k.wav');
+    const theirs = await s.get({ uri: a.url('/stereo44k.wav'), resourceId: 'greeting' }, 'tenant-b/app-2');
+    assert.notEqual(theirs, mine, 'another scope fetches its own URI');
+    assert.equal(a.count('/stereo44k.wav'), before + 1);
+    assert.equal(s.has({ uri: 'http://x.invalid/', resourceId: 'greeting' }, 'tenant-a/app-1'), true);
+    assert.equal(s.has({ uri: 'http://x.invalid/', resourceId: 'greeting' }, 'tenant-a/app-2'), false, 'another application of the same tenant');
+    assert.equal(await s.get({ uri: a.url('/never-fetched.wav'), resourceId: 'greeting' }, 'tenant-a/app-1'), mine, 'the same scope hits');
+  });
+
   test('concurrent gets of one prompt share one request', async () => {
     const s = store();
     const before = a.count('/delayed.wav');

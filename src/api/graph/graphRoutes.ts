@@ -249,7 +249,7 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
       },
       ringTimeoutMs: b.ringingTimeoutInSeconds ? b.ringingTimeoutInSeconds * 1000 : undefined,
     })) as AppLeg;
-    if (media === 'service' && b.mediaConfig.preFetchMedia?.length) o.media?.prefetch(b.mediaConfig.preFetchMedia as MediaPrompt[]);
+    if (media === 'service' && b.mediaConfig.preFetchMedia?.length) o.media?.prefetch(l, b.mediaConfig.preFetchMedia as MediaPrompt[]);
     reply.status(201).header('location', `${baseLocation(req)}/${l.id}`);
     return renderCall(l, ctx(req, p));
   }
@@ -273,7 +273,7 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
         media,
         wire: { mediaConfig: b.mediaConfig, callOptions: b.callOptions, participantCapacity: b.participantCapacity },
       });
-      if (media === 'service' && b.mediaConfig.preFetchMedia?.length) o.media?.prefetch(b.mediaConfig.preFetchMedia as MediaPrompt[]);
+      if (media === 'service' && b.mediaConfig.preFetchMedia?.length) o.media?.prefetch(l, b.mediaConfig.preFetchMedia as MediaPrompt[]);
       reply.status(202);
       return null;
     },

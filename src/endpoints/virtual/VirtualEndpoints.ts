@@ -225,7 +225,7 @@ export class VirtualEndpoints implements EndpointDriver {
 
   /** A WAV from a path, or from an http(s) URL through the prompt store (same guards and cache). */
   private async loadAudio(source: string): Promise<Int16Array> {
-    if (/^https?:\/\//i.test(source)) return this.audio!.prompts.get({ uri: source });
+    if (/^https?:\/\//i.test(source)) return this.audio!.prompts.get({ uri: source }, 'simulator');
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await readFile(source));

@@ -223,12 +223,17 @@ export class PromptStore {
     this.logger = deps.logger;
   }
 
-  /** The prompt as 16 kHz mono PCM (shared: do not modify), from the cache or fetched. */
-  get(mediaInfo: MediaInfo): Promise<Int16Array> {
+  /**
+   * The prompt as 16 kHz mono PCM (shared: do not modify), from the cache or fetched. `scope` is
+   * who asks (an application of a tenant): a resourceId is only that scope's name for a prompt,
+   * so one application cannot be served another's prompt by naming its resourceId. Prompts cached
+   * by URI are shared: anyone giving the URI could fetch it as well.
+   */
+  get(mediaInfo: MediaInfo, scope = ''): Promise<Int16Array> {
     let key: string;
     let uri: string;
     try {
-      ({ key, uri } = this.keyOf(mediaInfo));
+      ({ key, uri } = this.keyOf(mediaInfo, scope));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -265,14 +270,14 @@ export class PromptStore {
    * Starts fetching each prompt not already cached or on its way, without waiting. Never throws:
    * failures are logged, not cached, and tried again by the next get.
    */
-  prefetch(list: Iterable<MediaInfo> | null | undefined): void {
+  prefetch(list: Iterable<MediaInfo> | null | undefined, scope = ''): void {
     try {
       if (!list || typeof (list as Iterable<MediaInfo>)[Symbol.iterator] !== 'function') return;
       for (const info of list) {
         try {
-          const { key } = this.keyOf(info);
+          const { key } = this.keyOf(info, scope);
           if (this.cache.has(key) || this.inflight.has(key)) continue;
-          this.get(info).catch((err: unknown) => this.logFailure(info, err));
+          this.get(info, scope).catch((err: unknown) => this.logFailure(info, err));
         } catch (err) {
           this.logFailure(info, err);
         }
@@ -283,9 +288,9 @@ export class PromptStore {
   }
 
   /** Whether the prompt is cached (not merely on its way). */
-  has(mediaInfo: MediaInfo): boolean {
+  has(mediaInfo: MediaInfo, scope = ''): boolean {
     try {
-      return this.cache.has(this.keyOf(mediaInfo).key);
+      return this.cache.has(this.keyOf(mediaInfo, scope).key);
     } catch {
       return false;
     }
@@ -303,13 +308,13 @@ export class PromptStore {
 
   // --- internals -------------------------------------------------------------------------------
 
-  private keyOf(info: MediaInfo): { key: string; uri: string } {
+  private keyOf(info: MediaInfo, scope: string): { key: string; uri: string } {
     const uri = info && typeof info === 'object' ? (info as { uri?: unknown }).uri : undefined;
     if (typeof uri !== 'string' || uri.trim() === '') {
       throw new PromptError('invalid-uri', 'invalid prompt: mediaInfo.uri is missing or not a string', String(uri ?? ''));
     }
     const rid = (info as { resourceId?: unknown }).resourceId;
-    const key = typeof rid === 'string' && rid !== '' ? `id:${rid}` : `uri:${uri}`;
+    const key = typeof rid === 'string' && rid !== '' ? `id:${scope}\n${rid}` : `uri:${uri}`;
     return { key, uri };
   }
 
