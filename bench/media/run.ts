@@ -526,7 +526,7 @@ export class World {
   }
 
   private operationDone(leg: AppLeg, op: Operation): void {
-    if (op.status === 'failed' && op.completionReason !== 'mediaOperationCanceled') this.counters.failures++;
+    if (op.status === 'failed' && op.completionReason !== 'mediaOperationCanceled' && op.completionReason !== 'initialSilenceTimeout') this.counters.failures++;
     if (!leg.participant.connected) return;
     if (op.kind === 'playPrompt') {
       this.counters.records++;

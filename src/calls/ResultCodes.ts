@@ -46,7 +46,8 @@ export const Results = {
   promptFailed: (why: string) => r(400, 8511, `The prompt could not be played: ${why}`),
   /** recordResponse outcomes. 8515 is documented for the maximum duration; the others follow ACS's recognize codes. */
   maxRecordDuration: (s: number) => r(200, 8515, `Recording stopped: the maximum duration of ${s} s was reached.`),
-  initialSilence: (s: number) => r(200, 8510, `Recording stopped: no speech within ${s} s.`),
+  // failed, as seed 000 says ("time out and fail the operation"); 400/8510 as ACS's initial silence timeout
+  initialSilence: (s: number) => r(400, 8510, `Recording failed: no speech within ${s} s (initial silence timeout).`),
   maxSilence: (s: number) => r(200, 8512, `Recording stopped: ${s} s of silence after speech.`),
   stopTone: (tone: string) => r(200, 8514, `Recording stopped: stop tone ${tone} was pressed.`),
   /** Documented for cancelled media operations. */

@@ -477,9 +477,10 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     const end = await opEnded(s, op.id, 5000);
     const elapsed = timer(end.at);
     const d = end.n.resourceData;
-    assert.equal(d.status, 'completed');
+    // Seed 000: the timer "time[s] out and fail[s] the operation".
+    assert.equal(d.status, 'failed');
     assert.equal(d.completionReason, 'initialSilenceTimeout');
-    assert.equal(d.resultInfo.code, 200);
+    assert.deepEqual([d.resultInfo.code, d.resultInfo.subcode], [400, 8510]);
     // Beep 300 ms, then 1 s of silence.
     assertTook(elapsed, 1300, 250, 'initialSilenceTimeout after the request (ms)');
     const rec = parseWav((await download(d.recordingLocation, d.recordingAccessToken)).bytes).samples;
