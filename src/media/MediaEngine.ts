@@ -32,7 +32,7 @@ export class MediaEngine {
   private lateTicks = 0;
   private skippedFrames = 0;
   private readonly durations = new Float64Array(STAT_WINDOW);
-  private lastLateLog = 0;
+  private lastLateLog = -Infinity; // (not 0: performance.now() starts at the process's start, and a stall in its first 5 s went unlogged)
   private sessionErrors = 0;
   private lastErrorLog = -Infinity;
   private readonly onTimer = () => this.run();
@@ -81,6 +81,7 @@ export class MediaEngine {
     let due = Math.floor((now - this.nextAt) / FRAME_MS) + 1;
     if (due > 1) {
       this.lateTicks++;
+      const lateByMs = Math.round(now - this.nextAt); // (before any skip moves nextAt)
       if (due > MAX_CATCH_UP) {
         const skip = due - MAX_CATCH_UP;
         this.skippedFrames += skip;
@@ -89,7 +90,7 @@ export class MediaEngine {
       }
       if (now - this.lastLateLog > 5000) {
         this.lastLateLog = now;
-        this.log?.warn({ lateByMs: Math.round(now - this.nextAt), lateTicks: this.lateTicks, skippedFrames: this.skippedFrames }, 'media clock: tick late');
+        this.log?.warn({ lateByMs, lateTicks: this.lateTicks, skippedFrames: this.skippedFrames }, 'media clock: tick late');
       }
     }
     for (let i = 0; i < due; i++) {

@@ -120,6 +120,7 @@ before(async () => {
   prompts = await new PromptServer().start();
   prompts.add('/beep.wav', toneWav(600, 700)); // the seed's prompt
   prompts.add('/p440.wav', toneWav(440, 1000));
+  prompts.add('/answer-prefetch.wav', toneWav(650, 400));
   prompts.add('/p500.wav', toneWav(500, 500));
   prompts.add('/p800.wav', toneWav(800, 500));
   prompts.add('/p1100.wav', toneWav(1100, 500));
@@ -280,6 +281,7 @@ const PLAN: Record<string, Parameters<typeof setup>[0]> = {
   noBargeIn: {},
   recordHtml: {},
   recordRefused: {},
+  recordBeta: {},
   recordApp: { appHosted: true },
   recordNoMedia: { permissions: ['Calls.Initiate.All'] },
   playOne: {},
@@ -626,6 +628,22 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     assert.equal(toneRuns(heard, 1000).length, 0, 'no beep after a failed prompt');
   });
 
+  test("the beta 'record' action records like recordResponse: a key press stops it, the audio is kept", { timeout: 20_000 }, async () => {
+    const s = ready('recordBeta');
+    const op = await startOp(s, 'record', recordBody({ stopTones: ['#'], clientContext: 'beta-record' }));
+    assert.equal(op['@odata.type'], '#microsoft.graph.recordOperation');
+    await sleep(400);
+    await press(s.users[0]!, '#');
+    const end = await opEnded(s, op.id, 5000);
+    const d = end.n.resourceData;
+    assert.equal(d.status, 'completed');
+    assert.equal(d.completionReason, 'stopToneDetected');
+    assert.equal(d.clientContext, 'beta-record');
+    const rec = await download(d.recordingLocation, d.recordingAccessToken);
+    assert.equal(rec.status, 200);
+    assert.ok(wavMs(parseWav(rec.bytes).samples) >= 300, 'the time before the key was recorded');
+  });
+
   test('recordResponse: out-of-range parameters, two prompts, app-hosted calls and missing Calls.AccessMedia.All are refused', { timeout: 20_000 }, async () => {
     const s = ready('recordRefused');
     for (const field of ['initialSilenceTimeoutInSeconds', 'maxSilenceTimeoutInSeconds', 'maxRecordDurationInSeconds']) {
@@ -642,6 +660,11 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     const beta = await action(s, 'record', { maxRecordDurationInSeconds: 0 });
     assert.equal(beta.status, 400);
     assert.match(beta.body.error.message, /maxRecordDurationInSeconds/);
+    // A hook flash cannot be heard in the audio: refused as a stop tone, saying so.
+    const flash = await action(s, 'recordResponse', { stopTones: ['#', 'flash'] });
+    assert.equal(flash.status, 400);
+    assert.match(flash.body.error.message, /stopTones\[1\]/);
+    assert.match(flash.body.error.message, /detects tones in the audio only/);
     // Nothing was started by the refused requests.
     assert.equal(hook.forCall(s.callId).filter((r) => r.n.resourceUrl.includes('/operations/')).length, 0);
 
@@ -772,6 +795,33 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     assert.equal(d.status, 'completed');
     assert.equal(prompts.count('/prefetch.wav'), 1, 'no second request');
     assertNear(runMs(longestToneRun(await ear(s, s.users[0]!), 550, 'prefetched prompt')), 400, 60, 'prefetched prompt heard (ms)');
+  });
+
+  test('preFetchMedia on answer: the prompt is fetched when the bot answers, and played from the cache', { timeout: 20_000 }, async () => {
+    const t = await createTenant(h, { webhook: hook.url, users: [{ displayName: 'Caller' }] });
+    const caller = t.users[0]!;
+    const placed = await h.sim('POST', `/users/${caller.id}/calls`, { phone: t.phoneNumber });
+    assert.equal(placed.status, 201, JSON.stringify(placed.body));
+    const created = await hook.waitFor((r) => r.n.changeType === 'created' && r.n.resourceData?.serverCallId === placed.body.serverCallId, 3000, 'the incoming call');
+    const callId = created.n.resourceData.id as string;
+    const resourceId = 'answer-prefetch-9f8e';
+    assert.equal(prompts.count('/answer-prefetch.wav'), 0);
+    const answered = await h.request('POST', `/v1.0/communications/calls/${callId}/answer`, {
+      token: t.token,
+      body: {
+        callbackUri: hook.url,
+        acceptedModalities: ['audio'],
+        mediaConfig: { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig', preFetchMedia: [{ uri: `${prompts.base}/answer-prefetch.wav`, resourceId }] },
+      },
+    });
+    assert.equal(answered.status, 202, JSON.stringify(answered.body));
+    await until('the prefetch request on answer', 3000, async () => prompts.count('/answer-prefetch.wav') >= 1);
+    await hook.waitForState(callId, 'established', 5000);
+    const s: Setup = { t, callId, users: [{ id: caller.id, simCallId: placed.body.id as string }] };
+    const op = await startOp(s, 'playPrompt', { prompts: [{ mediaInfo: { uri: `${prompts.base}/answer-prefetch.wav?again=1`, resourceId } }] });
+    assert.equal((await opEnded(s, op.id, 5000)).n.resourceData.status, 'completed');
+    assert.equal(prompts.count('/answer-prefetch.wav'), 1, 'no second request');
+    assertNear(runMs(longestToneRun(await ear(s, s.users[0]!), 650, 'prefetched prompt')), 400, 60, 'prefetched prompt heard (ms)');
   });
 
   // ---------------------------------------------------------------- 5. subscribeToTone

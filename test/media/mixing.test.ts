@@ -204,3 +204,33 @@ test("a session whose tick throws is counted and logged once per 5 s; the other 
   assert.equal(engine.stats().sessionErrors, 10);
   assert.equal(heard.frame?.[0], 7, 'once the fault is gone, the session carries audio again');
 });
+
+test('a stalled clock counts its late tick, catches up 5 frames, skips the rest, and logs it', async () => {
+  const lines: { level: number; msg: string; lateTicks: number; skippedFrames: number; lateByMs: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  const engine = new MediaEngine(log);
+  const s = engine.createSession('stalled');
+  let written = 0;
+  s.addLeg('a').addSource(new RandomSource());
+  s.addLeg('b').addSink({ write: () => void written++ });
+  engine.start();
+  try {
+    await new Promise((r) => setTimeout(r, 70)); // a few ticks on time
+    const before = engine.stats();
+    const ticked = written;
+    const until = performance.now() + 300; // the thread held for 15 frames
+    while (performance.now() < until) { /* a stall */ }
+    await new Promise((r) => setTimeout(r, 5)); // the clock's next timer
+    const after = engine.stats();
+    assert.ok(after.lateTicks >= before.lateTicks + 1, `late ticks ${before.lateTicks} → ${after.lateTicks}`);
+    assert.ok(after.skippedFrames - before.skippedFrames >= 9, `skipped ${after.skippedFrames - before.skippedFrames} frames of the ~15 due`);
+    // The frames not skipped were processed back to back: the 5 of the catch-up at least.
+    assert.ok(written - ticked >= 5, `${written - ticked} frames processed after the stall`);
+    const late = lines.filter((l) => l.msg === 'media clock: tick late');
+    assert.equal(late.length, 1, 'logged (at most once per 5 s)');
+    assert.equal(late[0]!.level, 40);
+    assert.ok(late[0]!.skippedFrames >= 9 && late[0]!.lateByMs >= 200, JSON.stringify(late[0]));
+  } finally {
+    engine.stop();
+  }
+});

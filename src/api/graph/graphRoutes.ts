@@ -377,12 +377,19 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
     return { uri: p.mediaInfo.uri, resourceId: p.mediaInfo.resourceId ?? null, loop: p.loop ?? undefined };
   }
 
-  /** A Graph tone name (any case) or a key ("1", "#", "*", "A"). */
-  function toneOf(value: string, field: string): Tone {
+  /** A Graph tone name (any case) or a key ("1", "#", "*", "A"), to send or (`detect`) to listen for. */
+  function toneOf(value: string, field: string, detect = false): Tone {
     const named = TONES.find((t) => t.toLowerCase() === value.toLowerCase());
     const tone = named ?? toneFromKey(value);
     if (!tone) throw GraphError.invalidField(field, `'${value}' is not a tone: use tone0–tone9, star, pound, a–d (or the keys 0–9, *, #, A–D).`);
-    if (tone === 'flash') throw GraphError.invalidField(field, "'flash' is a hook flash, not an in-band tone: Telegraph cannot send it.");
+    if (tone === 'flash') {
+      throw GraphError.invalidField(
+        field,
+        detect
+          ? "'flash' is a hook flash, not an in-band tone: Telegraph detects tones in the audio only, so it would never stop the recording."
+          : "'flash' is a hook flash, not an in-band tone: Telegraph cannot send it.",
+      );
+    }
     return tone;
   }
 
@@ -390,7 +397,7 @@ export function registerGraphRoutes(http: FastifyInstance, o: GraphRouteOptions)
     const b = parseBody(recordResponseBody, body);
     require(p, 'accessMedia');
     const media = serviceMedia(l, action);
-    const stopTones = (b.stopTones ?? []).map((t, i) => toneOf(t, `stopTones[${i}]`));
+    const stopTones = (b.stopTones ?? []).map((t, i) => toneOf(t, `stopTones[${i}]`, true));
     return opReply(req, reply, l, media.record(l, {
       prompt: b.prompts && b.prompts.length > 0 ? promptOf(b.prompts[0] as Json) : null,
       bargeInAllowed: b.bargeInAllowed ?? false,
