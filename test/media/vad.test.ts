@@ -2,7 +2,9 @@
 // a longer signal, with silence gaps of known length, clean and in seeded white and pink noise at
 // 20 dB S/N. A recordResponse-style timer built on the detector must fire within ±100 ms of the
 // true time (initial silence and max silence, 1 s and 2 s); noise alone must not be speech once the
-// detector has adapted (≤ 500 ms, also after a step in the noise level); a talker 20 dB quieter
+// detector has adapted (≤ 500 ms, also after a step in the noise level); the same timers through
+// recordResponse itself (CallMedia's sink, timers and recorder on an engine ticked by hand) end
+// the recording within ±100 ms too; a talker 20 dB quieter
 // must be detected just the same. Also: a step in the noise does not disturb the timers; babble
 // (8 espeak-ng talkers) alone is not speech once learnt, and the max silence timer works in it
 // after the detector has listened to the line (restart() at the start of the recording); process()
@@ -20,6 +22,16 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
+import { pino } from 'pino';
+import { CallMedia } from '../../src/calls/CallMedia.ts';
+import type { AppLeg } from '../../src/calls/AppLeg.ts';
+import type { Call } from '../../src/calls/Call.ts';
+import type { CallService } from '../../src/calls/CallService.ts';
+import type { ResultInfo } from '../../src/calls/CallTypes.ts';
+import { Operation } from '../../src/calls/Operation.ts';
+import type { Participant } from '../../src/calls/Participant.ts';
+import { MediaEngine } from '../../src/media/MediaEngine.ts';
+import type { ResponseRecordings } from '../../src/media/ResponseRecordings.ts';
 import { energy, openSpeechSynth, pinkNoise, prng, toInt16, unitRms, whiteNoise, type SpeechSynth } from '../helpers/audio.ts';
 
 const RATE = 16000;
@@ -331,6 +343,101 @@ for (const { kind, gain, label } of MAX_CONDITIONS) {
       }
       note(`(b) ${label}, max ${timeout} ms, error by final utterance: ${row.join(', ')} ms`);
     }
+  });
+}
+
+// ------------------------------------------------------------------ (b') the same, through recordResponse itself
+
+/**
+ * recordResponse as CallMedia runs it (its sink, its timers, its recorder), on an engine ticked by
+ * hand: a virtual caller plays `pcm` from the recording's start, and the result is how long the
+ * recording ran (ms) and why it ended. CallService and the recordings store are stand-ins that
+ * note what they are told (this tests CallMedia, not them).
+ */
+async function recordThroughCallMedia(pcm: Int16Array, initialSeconds: number, maxSilenceSeconds: number): Promise<{ reason: string; recordedMs: number }> {
+  const engine = new MediaEngine(null);
+  let ended: Operation | null = null;
+  let recordedSamples = 0;
+  const calls = {
+    newOperation: (_leg: AppLeg, kind: Operation['kind'], clientContext: string | null) => new Operation('op-1', kind, clientContext),
+    completeOperation: (_leg: AppLeg, op: Operation, status: 'completed' | 'failed', result: ResultInfo | null, reason: string | null = null) => {
+      op.status = status;
+      op.resultInfo = result;
+      op.completionReason = reason;
+      ended = op;
+    },
+    operationStarted: () => {},
+    tonePressed: () => {},
+  } as unknown as CallService;
+  const reserved = { id: 'r', location: 'http://127.0.0.1:1/r', token: 't', signed: Promise.resolve('t') };
+  const recordings = {
+    reserve: () => reserved,
+    write: async (_r: unknown, chunks: readonly Int16Array[]) => {
+      for (const c of chunks) recordedSamples += c.length;
+    },
+    discard: () => {},
+    callEnded: () => {},
+  } as unknown as ResponseRecordings;
+  const prompts = { get: async () => new Int16Array(0), prefetch: () => {} };
+  const media = new CallMedia(engine, calls, prompts, recordings, () => new SpeechDetector(), pino({ level: 'silent' }));
+  const call = { id: 'call-1', tenantId: 't', participants: new Map<string, Participant>() } as unknown as Call;
+  const caller = { id: 'caller', call, endpoint: { kind: 'virtual', userId: 'u' }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
+  const bot = { id: 'bot', call, endpoint: { kind: 'app', leg: null }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
+  const leg = { id: 'leg-1', participant: bot, call, tenantId: 't', app: { appId: 'a' }, operations: new Map() } as unknown as AppLeg;
+  (bot.endpoint as { leg: AppLeg }).leg = leg;
+  call.participants.set(caller.id, caller);
+  call.participants.set(bot.id, bot);
+  media.attach(caller);
+  media.attach(bot);
+  engine.stop(); // ticked here, frame by frame
+  try {
+    media.record(leg, {
+      prompt: null,
+      bargeInAllowed: false,
+      initialSilenceTimeoutSeconds: initialSeconds,
+      maxSilenceTimeoutSeconds: maxSilenceSeconds,
+      maxRecordDurationSeconds: 120,
+      playBeep: false,
+      stopTones: [],
+      clientContext: null,
+    });
+    media.voiceOf(caller)!.enqueue({ kind: 'buffer', samples: pcm });
+    for (let f = 0; f < pcm.length / FRAME + 500 && !ended; f++) {
+      engine.tick();
+      await new Promise((r) => setImmediate(r)); // the timers' callbacks, as under the clock
+    }
+    for (let i = 0; i < 10 && !ended; i++) await new Promise((r) => setImmediate(r));
+    assert.ok(ended, 'the recording never ended');
+    return { reason: (ended as Operation).completionReason ?? '?', recordedMs: (recordedSamples * 1000) / RATE };
+  } finally {
+    media.callEnded(call);
+  }
+}
+
+for (const { kind, gain, label } of CONDITIONS) {
+  test(`recordResponse itself (CallMedia's sink and timers): max silence and initial silence within ±${TOLERANCE_MS} ms (${label})`, async () => {
+    const row: string[] = [];
+    // max silence, 1 s and 2 s, after four utterances with pauses shorter than either
+    for (const timeout of [1000, 2000]) {
+      const placed = sequence(800, ['appointment', 'callback', 'short', 'digits'], [400, 700, 400]);
+      const last = placed[placed.length - 1]!;
+      const speechEnd = last.at + durMs(last.name);
+      const total = Math.ceil(speechEnd + timeout + 1000);
+      const sig = compose(total, placed, gain, noiseOf(kind, (total * RATE) / 1000, 301 + timeout), () => noiseLevel(kind, gain));
+      const { reason, recordedMs } = await recordThroughCallMedia(sig.pcm, 5, timeout / 1000);
+      assert.equal(reason, 'maxSilenceTimeout', `${label}, max ${timeout} ms`);
+      const err = recordedMs - (speechEnd + timeout);
+      row.push(`max ${timeout} ${signed(err)}`);
+      assert.ok(Math.abs(err) <= TOLERANCE_MS, `${label}: max silence ${timeout} ms ended the recording at ${recordedMs} ms, expected ${(speechEnd + timeout).toFixed(0)} ± ${TOLERANCE_MS}`);
+    }
+    // initial silence, 1 s: the line's noise, speech only after it
+    const total = 1500 + durMs('short') + 500;
+    const sig = compose(total, [{ name: 'short', at: 1500 }], gain, noiseOf(kind, (total * RATE) / 1000, 401), () => noiseLevel(kind, gain));
+    const { reason, recordedMs } = await recordThroughCallMedia(sig.pcm, 1, 5);
+    assert.equal(reason, 'initialSilenceTimeout', label);
+    row.push(`initial 1000 ${signed(recordedMs - 1000)}`);
+    assert.ok(Math.abs(recordedMs - 1000) <= TOLERANCE_MS, `${label}: initial silence 1 s ended the recording at ${recordedMs} ms`);
+    note(`(b') ${label}, through CallMedia: ${row.join(', ')} ms`);
   });
 }
 
