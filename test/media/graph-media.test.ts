@@ -17,7 +17,9 @@
 // espeak-ng is required (Debian: apt-get install espeak-ng). Without it these tests fail.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Harness, Webhook, callUsers, createTenant, type CallUser, type Json, type Recorded, type TestTenant } from '../helpers/harness.ts';
 import { assertNear, openSpeechSynth, runMs, toneMs, toneRuns, type Run, type SpeechSynth } from '../helpers/audio.ts';
 import { PromptServer } from '../helpers/promptServer.ts';
@@ -877,5 +879,72 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     // A hears nothing of itself.
     assert.equal(maxAbs(aEar, promptA.end * FRAME + FRAME, aEar.length), 0, 'A does not hear itself');
     assert.ok(aEar.length / RATE > (at + utt.length) / RATE - 0.5, 'A\'s ear covers the time A spoke');
+  });
+
+  // ---------------------------------------------------------------- 7. scripted callers (behaviour.script)
+
+  /** A tenant whose one user follows `script`, called by the bot; the call and the user. */
+  async function scripted(script: Json[]): Promise<Setup> {
+    const t = await createTenant(h, { webhook: hook.url, users: [{ displayName: 'Scripted caller', behaviour: { script } }] });
+    const { callId, users } = await callUsers(h, hook, t, { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig' }, { pollMs: 50 });
+    return { t, callId, users };
+  }
+
+  async function events(u: Person): Promise<Json[]> {
+    return ((await h.sim('GET', `/users/${u.id}/events`)).body.value as Json[]).filter((e) => e.callId === u.simCallId);
+  }
+
+  test('a scripted caller leaves a voicemail: a WAV by path, one by URL, a tone, noise, # and a hang-up, all in the recording', { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'telegraph-script-'));
+    try {
+      const message = join(dir, 'message.wav');
+      writeFileSync(message, Buffer.from(speech.short.wav64, 'base64'));
+      const s = await scripted([
+        { silenceMs: 1200 },
+        { say: message },
+        { say: `${prompts.base}/p1100.wav` },
+        { tone: { frequencyHz: 900, durationMs: 300, dbfs: -12 } },
+        { noise: { durationMs: 300, dbfs: -30 } },
+        { dtmf: '#' },
+        { silenceMs: 500 },
+        { hangUp: true },
+      ]);
+      const u = s.users[0]!;
+      const op = await startOp(s, 'recordResponse', recordBody({ playBeep: true, stopTones: ['#'], clientContext: 'scripted' }));
+      const end = await opEnded(s, op.id, 15_000);
+      const d = end.n.resourceData;
+      assert.equal(d.completionReason, 'stopToneDetected', JSON.stringify(d));
+      const rec = parseWav((await download(d.recordingLocation, d.recordingAccessToken)).bytes).samples;
+      const at = locateSpeech(rec, speech.short.samples, 'the said WAV (by path)');
+      const url = longestToneRun(rec, 1100, 'the said WAV (by URL)');
+      const tone = longestToneRun(rec, 900, 'the tone step');
+      assertNear(runMs(url), 500, 60, 'the WAV by URL (ms)');
+      assertNear(runMs(tone), 300, 60, 'the tone step (ms)');
+      assert.ok(at + speech.short.samples.length <= url.start * FRAME + FRAME && url.end <= tone.start + 1, 'the steps in order');
+      const noise = rec.subarray(tone.end * FRAME + FRAME, tone.end * FRAME + 6 * FRAME);
+      assert.ok(maxAbs(noise, 0, noise.length) > 200, 'the noise step follows the tone');
+      // The script goes on after the key: half a second, then it hangs up, which ends the bot's call.
+      await hook.waitForState(s.callId, 'terminated', 5000);
+      const types = (await events(u)).map((e) => e.type);
+      assert.ok(types.includes('dtmfSent'), `a script's key is logged as sent: ${types.join(' ')}`);
+      assert.ok(types.indexOf('scriptHangUp') >= 0 && types.indexOf('scriptHangUp') < types.indexOf('ended'), types.join(' '));
+      assert.ok(!types.includes('scriptFailed'), types.join(' '));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a script step that cannot run stops the script with scriptFailed, naming the step and the reason; the caller stays', { timeout: 20_000 }, async () => {
+    const missing = join(tmpdir(), `telegraph-no-such-${process.pid}.wav`);
+    const s = await scripted([{ silenceMs: 100 }, { say: missing }, { hangUp: true }]);
+    const u = s.users[0]!;
+    const failed = await until('scriptFailed', 5000, async () => (await events(u)).find((e) => e.type === 'scriptFailed'));
+    assert.deepEqual(failed.detail.step, { say: missing });
+    assert.match(failed.detail.reason, /ENOENT/);
+    await sleep(300);
+    const types = (await events(u)).map((e) => e.type);
+    assert.ok(!types.includes('scriptHangUp') && !types.includes('ended'), `the later steps did not run: ${types.join(' ')}`);
+    const del = await h.request('DELETE', `/beta/communications/calls/${s.callId}`, { token: s.t.token });
+    assert.equal(del.status, 204);
   });
 });

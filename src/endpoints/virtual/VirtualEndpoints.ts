@@ -2,7 +2,7 @@
 // Each behaves as configured (answer after N ms, reject busy, never answer, be unreachable) or is
 // driven through the simulator API, and keeps the list of its calls and of what it observed.
 import type { CallService, EndpointDriver } from '../../calls/CallService.ts';
-import type { Identity, ResultInfo, Tone } from '../../calls/CallTypes.ts';
+import { toneFromKey, type Identity, type ResultInfo, type Tone } from '../../calls/CallTypes.ts';
 import { keyOfTone } from '../../calls/CallMedia.ts';
 import type { Participant } from '../../calls/Participant.ts';
 import type { Directory } from '../../directory/Directory.ts';
@@ -204,6 +204,7 @@ export class VirtualEndpoints implements EndpointDriver {
       }
       try {
         const item = await this.itemFor(step);
+        if (item.kind === 'dtmf') for (const key of item.keys) this.record(userId, p.id, 'dtmfSent', { tone: toneFromKey(key) });
         await new Promise<void>((resolve) => {
           item.onDone = () => resolve();
           if (!this.enqueueVoice(p, item)) resolve();
