@@ -458,13 +458,13 @@ export class World {
       prefetch() {},
     };
     // The recordings store is not the media engine: here it only counts (the real one keeps WAV files).
-    const reserved = { id: 'x', location: 'https://telegraph.invalid/recordings/x', token: 't', signed: Promise.resolve('t') };
+    const reserved = { id: 'x', location: 'https://telegraph.invalid/recordings/x' };
     const recordings = {
       reserve: () => reserved,
       write: async (_r: unknown, chunks: readonly Int16Array[]) => {
         for (const c of chunks) world.counters.recordedFrames += c.length / 320;
       },
-      discard() {},
+      token: () => 't',
       callEnded() {},
     } as unknown as ResponseRecordings;
     this.media = new CallMedia(engine, callService, prompts, recordings, () => new SpeechDetector(), pino({ level: 'silent' }));

@@ -532,6 +532,8 @@ export class CallMedia {
     let stopped = false;
 
     let reserved: ReservedRecording | null = null;
+    /** While a stopped recording is being written: reports its outcome at once (see job.cancel). */
+    let settle: (() => void) | null = null;
 
     const stopRecording = (reason: string, result: ResultInfo, recorder: Recorder | null, keepFrames?: number) => {
       if (stopped) return;
@@ -542,33 +544,34 @@ export class CallMedia {
       setImmediate(() => { if (s && mediaLeg) mediaLeg.removeSink(s); });
       const r = reserved;
       if (!recorder || !r) {
-        if (r) this.recordings.discard(r);
-        this.finish(leg, job, 'failed', result, reason);
+        this.finish(leg, job, 'failed', result, reason); // (recording had not begun: nothing reserved)
         return;
       }
       // The recorder's blocks are written as they are, then go back to the pool (at 1,000 calls a
       // copy of every recording was tens of MB a second of new buffers, and a full GC every second).
       const written = this.recordings.write(r, recorder.chunks(keepFrames)).finally(() => recorder.release());
-      const status = result.code >= 400 ? 'failed' : 'completed';
-      if (reason === 'operationCanceled' && r.token !== null) {
-        // Cut short, maybe by the call's end, which ends the leg in this same turn: reported now,
-        // with its location, so that the message left before a hang-up is not lost; it is
-        // readable once written.
+      const report = () => {
+        settle = null;
         op.details.recordingLocation = r.location;
-        op.details.recordingAccessToken = r.token;
-        this.finish(leg, job, status, result, reason);
+        op.details.recordingAccessToken = this.recordings.token(r.id);
+        this.finish(leg, job, result.code >= 400 ? 'failed' : 'completed', result, reason);
+      };
+      if (reason === 'operationCanceled') {
+        // Cut short, maybe by the call's end, which ends the leg in this same turn: reported now,
+        // with its location, so that a message left before a hang-up is not lost. Readable once
+        // written (a read waits for the write).
+        report();
         written.catch((err: Error) => this.log.error({ err, recording: r.id }, 'recordResponse: could not store a recording cut short'));
         return;
       }
-      written.then(() => r.signed).then(
-        (token) => {
-          op.details.recordingLocation = r.location;
-          op.details.recordingAccessToken = token;
-          this.finish(leg, job, status, result, reason);
-        },
+      // Otherwise reported once stored, so that a failure to store it is the operation's; unless
+      // the call ends (or the job is cancelled) meanwhile: then at once, as it ended (settle).
+      settle = report;
+      written.then(
+        () => { if (!op.done) report(); },
         (err: Error) => {
-          this.log.error({ err }, 'recordResponse: could not store the recording');
-          this.finish(leg, job, 'failed', { code: 500, subcode: 0, message: `The recording could not be stored: ${err.message}` }, 'unspecifiedError');
+          this.log.error({ err, recording: r.id }, 'recordResponse: could not store the recording');
+          if (!op.done) this.finish(leg, job, 'failed', { code: 500, subcode: 0, message: `The recording could not be stored: ${err.message}` }, 'unspecifiedError');
         },
       );
     };
@@ -605,6 +608,7 @@ export class CallMedia {
         stopRecording('stopToneDetected', Results.stopTone(tone), recorder);
       };
       job.cancel = () => {
+        if (settle) return settle(); // stopped already, being written: it ended as it ended
         listen.done = true;
         stopRecording('operationCanceled', Results.operationCanceled(), recorder);
       };

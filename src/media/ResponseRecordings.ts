@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { jwtVerify, errors as joseErrors } from 'jose';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { joinBytes, wavParts } from './audio/Wav.ts';
 import { SAMPLE_RATE } from './MediaFormat.ts';
 
@@ -26,21 +26,15 @@ interface Entry {
   bytes: Uint8Array | null;
   /** The audio's write (settled once it is on disk, or failed); pending until write() is called. */
   written: Promise<void>;
+  /** Settles `written`; null once write() has been called (or the entry deleted). */
   markWritten: ((p: Promise<void>) => void) | null;
   deleteTimer: NodeJS.Timeout | null;
 }
 
-/**
- * A recording named before its audio exists: its id, location and (once signed, within a turn or
- * two of the event loop) its access token. A recording cut short by its call's end is then
- * reported in the same turn as the end, before the call's own last notification.
- */
+/** A recording named before its audio is stored, so that it can be reported before the write ends. */
 export interface ReservedRecording {
   readonly id: string;
   readonly location: string;
-  /** null until signed. */
-  token: string | null;
-  readonly signed: Promise<string>;
 }
 
 export class ResponseRecordings {
@@ -70,27 +64,19 @@ export class ResponseRecordings {
   }
 
   /**
-   * Names a recording of call `callId` before its audio exists (see ReservedRecording); write() or
-   * discard() must follow. From now on the call's end schedules its deletion.
+   * Names a recording of call `callId` before its audio is stored; write() must follow. From now on
+   * the call's end schedules its deletion, and a read waits for the write.
    */
   reserve(callId: string): ReservedRecording {
     const id = randomUUID();
     const entry: Entry = { id, callId, file: null, bytes: null, written: Promise.resolve(), markWritten: null, deleteTimer: null };
-    entry.written = new Promise<void>((resolve) => (entry.markWritten = (p) => resolve(p)));
+    entry.written = new Promise<void>((resolve) => (entry.markWritten = resolve));
     entry.written.catch(() => undefined); // (read() and write() report it)
     this.entries.set(id, entry);
     let set = this.byCall.get(callId);
     if (!set) this.byCall.set(callId, (set = new Set()));
     set.add(id);
-    const signed = new SignJWT({ rec: id })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setAudience(this.location(id))
-      .setIssuedAt()
-      .setExpirationTime(`${this.tokenLifetimeSeconds}s`)
-      .sign(this.key);
-    const reserved: ReservedRecording = { id, location: this.location(id), token: null, signed };
-    signed.then((t) => (reserved.token = t), () => undefined);
-    return reserved;
+    return { id, location: this.location(id) };
   }
 
   /**
@@ -122,20 +108,24 @@ export class ResponseRecordings {
     }
   }
 
-  /** A reserved recording that will have no audio. */
-  discard(reserved: ReservedRecording): void {
-    const entry = this.entries.get(reserved.id);
-    if (!entry?.markWritten) return;
-    entry.markWritten(Promise.reject(new Error('discarded')));
-    entry.markWritten = null;
-    this.delete(entry.id);
+  /**
+   * An access token for recording `id`, valid `tokenLifetimeSeconds` from now: an HS256 JWT naming
+   * the recording, for its location. Signed here, synchronously (jose signs only asynchronously,
+   * and a recording cut short by its call's end is reported in the same turn as the end); read()
+   * checks it with jose.
+   */
+  token(id: string): string {
+    const now = Math.floor(Date.now() / 1000);
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const signed = `${part({ alg: 'HS256' })}.${part({ rec: id, aud: this.location(id), iat: now, exp: now + this.tokenLifetimeSeconds })}`;
+    return `${signed}.${createHmac('sha256', this.key).update(signed).digest('base64url')}`;
   }
 
-  /** reserve(), write() and the token: the recording once it is stored. */
+  /** reserve(), write() and token(): a recording once it is stored. */
   async save(callId: string, audio: Int16Array | readonly Int16Array[]): Promise<{ id: string; location: string; token: string }> {
     const r = this.reserve(callId);
     await this.write(r, audio);
-    return { id: r.id, location: r.location, token: await r.signed };
+    return { id: r.id, location: r.location, token: this.token(r.id) };
   }
 
   /** The call ended: its recordings are deleted after the retention time. */
@@ -156,6 +146,9 @@ export class ResponseRecordings {
     if (!e) return;
     if (e.deleteTimer) clearTimeout(e.deleteTimer);
     this.entries.delete(id);
+    // never written: a read waiting for it ends (404), and a later write() is refused
+    e.markWritten?.(Promise.reject(new Error('deleted before it was written')));
+    e.markWritten = null;
     // after its write, so that a write still under way cannot leave the file behind
     const file = e.file;
     if (file) void e.written.then(() => rm(file, { force: true })).catch(() => undefined); // (gone already: nothing to do)
@@ -176,10 +169,9 @@ export class ResponseRecordings {
     if (rec !== id) throw new RecordingAccessError(403, 'This access token is for another recording.');
     const e = this.entries.get(id);
     if (!e) throw new RecordingAccessError(404, `Recording ${id} does not exist or was deleted after its call ended.`);
-    if (e.bytes) return e.bytes;
     try {
       await e.written;
-      return await readFile(e.file!);
+      return e.bytes ?? (await readFile(e.file!));
     } catch {
       throw new RecordingAccessError(404, `Recording ${id} does not exist or was deleted after its call ended.`);
     }

@@ -215,7 +215,8 @@ test('a stalled clock counts its late tick, catches up 5 frames, skips the rest,
   s.addLeg('b').addSink({ write: () => void written++ });
   engine.start();
   try {
-    await new Promise((r) => setTimeout(r, 70)); // a few ticks on time
+    // The stall comes at once: a tick made late before it (a slow machine) would take the one log
+    // line of these 5 s.
     const before = engine.stats();
     const ticked = written;
     const until = performance.now() + 300; // the thread held for 15 frames

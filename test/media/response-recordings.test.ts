@@ -50,33 +50,40 @@ test('a recording saved as chunks (a recorder\'s blocks) is the same WAV file as
   }
 });
 
-test('a reserved recording has its location and token before its audio; read waits for the write; discard deletes it', async () => {
-  const rr = new ResponseRecordings(null, () => 'http://127.0.0.1:1', 60, 60_000);
-  try {
-    const r = rr.reserve('call-1');
-    assert.equal(r.location, `http://127.0.0.1:1/recordings/responses/${r.id}`);
-    const token = await r.signed;
-    assert.equal(r.token, token, 'the token is there once signed');
-    const reading = rr.read(r.id, `Bearer ${token}`); // before the audio: waits for it
-    await rr.write(r, new Int16Array(320).fill(7));
-    assert.equal((await reading).length, 44 + 640);
-    await assert.rejects(rr.write(r, new Int16Array(320)), /not reserved/, 'written once only');
+test('a reserved recording has its location at once; its token reads it once written (a read waits for the write); one deleted unwritten ends the wait', async () => {
+  for (const dataDir of [null, mkdtempSync(join(tmpdir(), 'telegraph-responses-'))]) {
+    const rr = new ResponseRecordings(dataDir, () => 'http://127.0.0.1:1', 60, 60_000);
+    try {
+      const what = dataDir ? 'on disk' : 'in memory';
+      const r = rr.reserve('call-1');
+      assert.equal(r.location, `http://127.0.0.1:1/recordings/responses/${r.id}`);
+      const token = rr.token(r.id);
+      const reading = rr.read(r.id, `Bearer ${token}`); // before the audio: waits for it
+      await new Promise((res) => setTimeout(res, 20));
+      await rr.write(r, new Int16Array(320).fill(7));
+      assert.equal((await reading).length, 44 + 640, what);
+      await assert.rejects(rr.write(r, new Int16Array(320)), /not reserved/, `${what}: written once only`);
+      assert.equal((await rr.read(r.id, `Bearer ${rr.token(r.id)}`)).length, 44 + 640, `${what}: a new token reads it too`);
 
-    const gone = rr.reserve('call-1');
-    const goneToken = await gone.signed;
-    rr.discard(gone);
-    await assert.rejects(rr.read(gone.id, `Bearer ${goneToken}`), (err) => err instanceof RecordingAccessError && err.status === 404);
-  } finally {
-    rr.close();
+      const gone = rr.reserve('call-1');
+      const waiting = rr.read(gone.id, `Bearer ${rr.token(gone.id)}`);
+      await new Promise((res) => setTimeout(res, 20));
+      rr.delete(gone.id);
+      await assert.rejects(waiting, (err) => err instanceof RecordingAccessError && err.status === 404, `${what}: the wait ends`);
+      await assert.rejects(rr.write(gone, new Int16Array(320)), /not reserved/);
+    } finally {
+      rr.close();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
   }
 });
 
 test('an expired recording token is refused with 401, naming the reason', { timeout: 10_000 }, async () => {
-  const rr = new ResponseRecordings(null, () => 'http://127.0.0.1:1', 1, 60_000);
+  const rr = new ResponseRecordings(null, () => 'http://127.0.0.1:1', 2, 60_000);
   try {
     const { id, token } = await rr.save('call-1', new Int16Array(320));
     assert.equal((await rr.read(id, `Bearer ${token}`)).length, 44 + 640, 'valid at first');
-    await new Promise((r) => setTimeout(r, 2100)); // past the 1 s lifetime (JWT times are whole seconds)
+    await new Promise((r) => setTimeout(r, 3100)); // past the 2 s lifetime (JWT times are whole seconds)
     await assert.rejects(rr.read(id, `Bearer ${token}`), (err) => err instanceof RecordingAccessError && err.status === 401 && /expired/.test(err.message));
   } finally {
     rr.close();

@@ -22,16 +22,7 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
-import { pino } from 'pino';
-import { CallMedia } from '../../src/calls/CallMedia.ts';
-import type { AppLeg } from '../../src/calls/AppLeg.ts';
-import type { Call } from '../../src/calls/Call.ts';
-import type { CallService } from '../../src/calls/CallService.ts';
-import type { ResultInfo } from '../../src/calls/CallTypes.ts';
-import { Operation } from '../../src/calls/Operation.ts';
-import type { Participant } from '../../src/calls/Participant.ts';
-import { MediaEngine } from '../../src/media/MediaEngine.ts';
-import type { ResponseRecordings } from '../../src/media/ResponseRecordings.ts';
+import { RECORD_DEFAULTS, callMediaBench, nextTurn } from '../helpers/callMedia.ts';
 import { energy, openSpeechSynth, pinkNoise, prng, toInt16, unitRms, whiteNoise, type SpeechSynth } from '../helpers/audio.ts';
 
 const RATE = 16000;
@@ -350,67 +341,22 @@ for (const { kind, gain, label } of MAX_CONDITIONS) {
 
 /**
  * recordResponse as CallMedia runs it (its sink, its timers, its recorder), on an engine ticked by
- * hand: a virtual caller plays `pcm` from the recording's start, and the result is how long the
- * recording ran (ms) and why it ended. CallService and the recordings store are stand-ins that
- * note what they are told (this tests CallMedia, not them).
+ * hand (test/helpers/callMedia.ts): a virtual caller plays `pcm` from the recording's start, and
+ * the result is how long the recording ran (ms) and why it ended.
  */
 async function recordThroughCallMedia(pcm: Int16Array, initialSeconds: number, maxSilenceSeconds: number): Promise<{ reason: string; recordedMs: number }> {
-  const engine = new MediaEngine(null);
-  let ended: Operation | null = null;
-  let recordedSamples = 0;
-  const calls = {
-    newOperation: (_leg: AppLeg, kind: Operation['kind'], clientContext: string | null) => new Operation('op-1', kind, clientContext),
-    completeOperation: (_leg: AppLeg, op: Operation, status: 'completed' | 'failed', result: ResultInfo | null, reason: string | null = null) => {
-      op.status = status;
-      op.resultInfo = result;
-      op.completionReason = reason;
-      ended = op;
-    },
-    operationStarted: () => {},
-    tonePressed: () => {},
-  } as unknown as CallService;
-  const reserved = { id: 'r', location: 'http://127.0.0.1:1/r', token: 't', signed: Promise.resolve('t') };
-  const recordings = {
-    reserve: () => reserved,
-    write: async (_r: unknown, chunks: readonly Int16Array[]) => {
-      for (const c of chunks) recordedSamples += c.length;
-    },
-    discard: () => {},
-    callEnded: () => {},
-  } as unknown as ResponseRecordings;
-  const prompts = { get: async () => new Int16Array(0), prefetch: () => {} };
-  const media = new CallMedia(engine, calls, prompts, recordings, () => new SpeechDetector(), pino({ level: 'silent' }));
-  const call = { id: 'call-1', tenantId: 't', participants: new Map<string, Participant>() } as unknown as Call;
-  const caller = { id: 'caller', call, endpoint: { kind: 'virtual', userId: 'u' }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
-  const bot = { id: 'bot', call, endpoint: { kind: 'app', leg: null }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
-  const leg = { id: 'leg-1', participant: bot, call, tenantId: 't', app: { appId: 'a' }, operations: new Map() } as unknown as AppLeg;
-  (bot.endpoint as { leg: AppLeg }).leg = leg;
-  call.participants.set(caller.id, caller);
-  call.participants.set(bot.id, bot);
-  media.attach(caller);
-  media.attach(bot);
-  engine.stop(); // ticked here, frame by frame
+  const b = callMediaBench();
   try {
-    media.record(leg, {
-      prompt: null,
-      bargeInAllowed: false,
-      initialSilenceTimeoutSeconds: initialSeconds,
-      maxSilenceTimeoutSeconds: maxSilenceSeconds,
-      maxRecordDurationSeconds: 120,
-      playBeep: false,
-      stopTones: [],
-      clientContext: null,
-    });
-    media.voiceOf(caller)!.enqueue({ kind: 'buffer', samples: pcm });
-    for (let f = 0; f < pcm.length / FRAME + 500 && !ended; f++) {
-      engine.tick();
-      await new Promise((r) => setImmediate(r)); // the timers' callbacks, as under the clock
-    }
-    for (let i = 0; i < 10 && !ended; i++) await new Promise((r) => setImmediate(r));
+    b.media.record(b.leg, { ...RECORD_DEFAULTS, initialSilenceTimeoutSeconds: initialSeconds, maxSilenceTimeoutSeconds: maxSilenceSeconds });
+    await nextTurn(); // the job starts (its sink on the leg) on the next turn
+    b.media.voiceOf(b.caller)!.enqueue({ kind: 'buffer', samples: pcm });
+    for (let f = 0; f < pcm.length / FRAME + 500 && b.completed.length === 0; f++) await b.step();
+    for (let i = 0; i < 10 && b.completed.length === 0; i++) await nextTurn();
+    const ended = b.completed[0];
     assert.ok(ended, 'the recording never ended');
-    return { reason: (ended as Operation).completionReason ?? '?', recordedMs: (recordedSamples * 1000) / RATE };
+    return { reason: ended.completionReason ?? '?', recordedMs: (b.recordedSamples * 1000) / RATE };
   } finally {
-    media.callEnded(call);
+    b.media.callEnded(b.call);
   }
 }
 

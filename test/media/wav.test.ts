@@ -361,7 +361,8 @@ test('parseWavInSlices gives parseWav\'s samples exactly, pausing between slices
       const what = `${l.tag}/${l.rate}/${l.channels}/${l.bits} in slices of ${sliceFrames}`;
       assert.equal(sliced.samples.length, whole.length, what);
       assert.ok(Buffer.from(sliced.samples.buffer, sliced.samples.byteOffset, sliced.samples.byteLength).equals(Buffer.from(whole.buffer)), `${what}: same samples`);
-      assert.equal(pauses, Math.ceil(readWavFormat(bytes).frames / sliceFrames) - 1, `${what}: a pause between slices`);
+      const resamples = readWavFormat(bytes).sampleRate !== 16000;
+      assert.equal(pauses, Math.ceil(readWavFormat(bytes).frames / sliceFrames) - 1 + (resamples ? 1 : 0), `${what}: a pause between slices (and after building the resampler)`);
     }
   }
   let paused = false;

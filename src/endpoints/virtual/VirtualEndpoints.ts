@@ -204,10 +204,10 @@ export class VirtualEndpoints implements EndpointDriver {
       }
       try {
         const item = await this.itemFor(step);
-        if (item.kind === 'dtmf') for (const key of item.keys) this.record(userId, p.id, 'dtmfSent', { tone: toneFromKey(key) });
         await new Promise<void>((resolve) => {
           item.onDone = () => resolve();
-          if (!this.enqueueVoice(p, item)) resolve();
+          if (!this.enqueueVoice(p, item)) return resolve();
+          if (item.kind === 'dtmf') for (const key of item.keys) this.record(userId, p.id, 'dtmfSent', { tone: toneFromKey(key) });
         });
       } catch (err) {
         this.record(userId, p.id, 'scriptFailed', { step, reason: (err as Error).message });

@@ -368,9 +368,15 @@ export async function parseWavInSlices(
   const same = format.sampleRate === rate;
   const total = same ? format.frames : Resampler.outputLength(format.frames, format.sampleRate, rate);
   const pcm = new Int16Array(total);
-  const resampler = same ? null : new Resampler(format.sampleRate, rate, { maxInput: slice });
   const input = new Float32Array(Math.min(slice, format.frames));
-  const output = new Float32Array(resampler ? resampler.maxOutputLength(slice) : slice);
+  let resampler: Resampler | null = null;
+  let output = input;
+  if (!same) {
+    // building its filter table is a slice of work of its own (5 ms at 44.1 kHz, ~30 at odd rates)
+    resampler = new Resampler(format.sampleRate, rate, { maxInput: slice });
+    output = new Float32Array(resampler.maxOutputLength(slice));
+    await pause();
+  }
   let written = 0;
   for (let from = 0; from < format.frames; from += slice) {
     if (from > 0) await pause();
