@@ -210,8 +210,11 @@ export class CallMedia {
 
   private readonly holdMusic = new Map<Participant, PlayItem>();
 
-  /** Hold: the participant hears silence (or `music`, looped) and is not mixed into the call; unhold undoes both. */
-  setHeld(p: Participant, held: boolean, music: MediaPrompt | null = null, by: AppLeg | null = null): void {
+  /**
+   * Hold: the participant hears silence (or `music`, looped, a prompt of the application of leg
+   * `by`, which holds it) and is not mixed into the call; unhold undoes both.
+   */
+  setHeld(p: Participant, held: boolean, music: MediaPrompt | null, by: AppLeg): void {
     const party = this.parties.get(p);
     const ear = this.ear(p);
     if (!party || !ear) return;
@@ -223,7 +226,7 @@ export class CallMedia {
       ear.player.cancel(playing);
     }
     if (!held || !music) return;
-    this.prompts.get(music, by ? promptScope(by) : '').then(
+    this.prompts.get(music, promptScope(by)).then(
       (samples) => {
         if (!p.isOnHold || !ear.held || this.holdMusic.has(p) || !this.parties.has(p)) return;
         const item: PlayItem = { kind: 'buffer', samples, loop: true };

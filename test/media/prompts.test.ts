@@ -33,6 +33,8 @@ const MP3_LIKE = Buffer.concat([Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', '
 const HTML = Buffer.from('<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in</body></html>');
 
 const MAX_BYTES = 128 * 1024;
+/** The application asking (CallMedia's promptScope): a resourceId is its own name for a prompt. */
+const SCOPE = 'tenant/app';
 
 // --- servers --------------------------------------------------------------------------------------
 
@@ -192,14 +194,14 @@ const store = (cfg: ConstructorParameters<typeof PromptStore>[0] = {}, resolver?
 describe('audio', () => {
   test('a 16 kHz mono WAV comes back as its samples', async () => {
     const s = store();
-    const pcm = await s.get({ uri: a.url('/good.wav') });
+    const pcm = await s.get({ uri: a.url('/good.wav') }, SCOPE);
     assert.ok(pcm instanceof Int16Array);
     assert.equal(pcm.length, 8000);
     assert.deepEqual(Array.from(pcm.subarray(0, 50)), Array.from(tone(16000, 1, 0.5).subarray(0, 50)));
   });
 
   test('a 44.1 kHz stereo WAV is converted to 16 kHz mono', async () => {
-    const pcm = await store().get({ uri: a.url('/stereo44k.wav') });
+    const pcm = await store().get({ uri: a.url('/stereo44k.wav') }, SCOPE);
     assert.ok(Math.abs(pcm.length - 8000) <= 2, `length ${pcm.length}`);
     let sum = 0;
     for (const v of pcm.subarray(1000, 7000)) sum += v * v;
@@ -219,7 +221,7 @@ describe('audio', () => {
       last = now;
     }, 5);
     try {
-      const pcm = await store({ maxBytes: 8 * 1024 * 1024 }).get({ uri: a.url('/big44k.wav') });
+      const pcm = await store({ maxBytes: 8 * 1024 * 1024 }).get({ uri: a.url('/big44k.wav') }, SCOPE);
       assert.ok(Math.abs(pcm.length - 480_000) <= 2, `length ${pcm.length}`);
       await new Promise((r) => setTimeout(r, 30)); // the beat after the last slice (the result came first, as a microtask)
     } finally {
@@ -234,7 +236,7 @@ describe('audio', () => {
   });
 
   test('an MP3-like body (ID3…) is refused as not audio, saying what it looks like', async () => {
-    const err = await failure(store().get({ uri: a.url('/mp3') }), 'not-audio');
+    const err = await failure(store().get({ uri: a.url('/mp3') }, SCOPE), 'not-audio');
     assert.match(err.reason, /not a RIFF\/WAVE file/);
     assert.match(err.reason, /MP3/);
     assert.match(err.reason, /audio\/mpeg/);
@@ -242,20 +244,20 @@ describe('audio', () => {
   });
 
   test('a WAV holding MPEG Layer 3 names the format tag', async () => {
-    const err = await failure(store().get({ uri: a.url('/mpeg-tag.wav') }), 'not-audio');
+    const err = await failure(store().get({ uri: a.url('/mpeg-tag.wav') }, SCOPE), 'not-audio');
     assert.match(err.reason, /unsupported format tag 0x55 \(MPEG Layer 3\)/);
   });
 
   test('an HTML page is refused as not audio', async () => {
-    const err = await failure(store().get({ uri: a.url('/html') }), 'not-audio');
+    const err = await failure(store().get({ uri: a.url('/html') }, SCOPE), 'not-audio');
     assert.match(err.reason, /not a RIFF\/WAVE file/);
     assert.match(err.reason, /HTML/);
   });
 
   test('an empty body and a WAV without samples are refused as empty', async () => {
-    const e1 = await failure(store().get({ uri: a.url('/empty-body') }), 'empty');
+    const e1 = await failure(store().get({ uri: a.url('/empty-body') }, SCOPE), 'empty');
     assert.ok(e1.reason.includes('/empty-body'));
-    await failure(store().get({ uri: a.url('/empty-wav') }), 'empty');
+    await failure(store().get({ uri: a.url('/empty-wav') }, SCOPE), 'empty');
   });
 });
 
@@ -263,14 +265,14 @@ describe('audio', () => {
 
 describe('http', () => {
   test('HTTP 404 is refused, naming the status and the URI', async () => {
-    const err = await failure(store().get({ uri: a.url('/nothing-here.wav') }), 'http-status');
+    const err = await failure(store().get({ uri: a.url('/nothing-here.wav') }, SCOPE), 'http-status');
     assert.equal(err.status, 404);
     assert.match(err.reason, /HTTP 404 \(Not Found\)/);
     assert.ok(err.reason.includes(a.url('/nothing-here.wav')));
   });
 
   test('credentials in the URI are masked in the reason', async () => {
-    const err = await failure(store().get({ uri: a.url('/nothing-here.wav?sv=2024-01-01&sig=S3CRET%2Bxyz&se=2030') }), 'http-status');
+    const err = await failure(store().get({ uri: a.url('/nothing-here.wav?sv=2024-01-01&sig=S3CRET%2Bxyz&se=2030') }, SCOPE), 'http-status');
     assert.ok(!err.reason.includes('S3CRET'), err.reason);
     assert.match(err.reason, /sv=2024-01-01/);
     assert.ok(!describeUri('https://user:hunter2@example.com/a.wav').includes('hunter2'));
@@ -278,13 +280,13 @@ describe('http', () => {
 
   test('a server that never answers times out (overall timeout)', async () => {
     const t0 = Date.now();
-    const err = await failure(store({ timeoutMs: 300 }).get({ uri: a.url('/slow') }), 'timeout');
+    const err = await failure(store({ timeoutMs: 300 }).get({ uri: a.url('/slow') }, SCOPE), 'timeout');
     assert.ok(Date.now() - t0 < 2000);
     assert.match(err.reason, /timed out.*300 ms/);
   });
 
   test('a body that stalls times out too', async () => {
-    await failure(store({ timeoutMs: 300 }).get({ uri: a.url('/slow-body') }), 'timeout');
+    await failure(store({ timeoutMs: 300 }).get({ uri: a.url('/slow-body') }, SCOPE), 'timeout');
   });
 
   test('a refused connection says so', async () => {
@@ -292,22 +294,22 @@ describe('http', () => {
     await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
     const port = (tmp.address() as AddressInfo).port;
     await new Promise<void>((r) => tmp.close(() => r()));
-    const err = await failure(store().get({ uri: `http://127.0.0.1:${port}/x.wav` }), 'connect');
+    const err = await failure(store().get({ uri: `http://127.0.0.1:${port}/x.wav` }, SCOPE), 'connect');
     assert.match(err.reason, new RegExp(`127\\.0\\.0\\.1:${port} was refused`));
   });
 
   test('a reset connection says so', async () => {
-    const err = await failure(store().get({ uri: a.url('/reset') }), 'connect');
+    const err = await failure(store().get({ uri: a.url('/reset') }, SCOPE), 'connect');
     assert.match(err.reason, /reset or closed/);
   });
 
   test('a Content-Length over the cap is refused before reading', async () => {
-    const err = await failure(store().get({ uri: a.url('/big-cl') }), 'too-large');
+    const err = await failure(store().get({ uri: a.url('/big-cl') }, SCOPE), 'too-large');
     assert.match(err.reason, /Content-Length 655360 bytes exceeds the 128 KiB limit/);
   });
 
   test('a body over the cap without Content-Length stops being read once the cap is passed', async () => {
-    const err = await failure(store().get({ uri: a.url('/big-stream') }), 'too-large');
+    const err = await failure(store().get({ uri: a.url('/big-stream') }, SCOPE), 'too-large');
     assert.match(err.reason, /exceeds the 128 KiB limit/);
     let timer: NodeJS.Timeout | undefined;
     const sent = await Promise.race([bigStreamClosed, new Promise<number>((r) => (timer = setTimeout(() => r(-1), 2000)))]);
@@ -317,23 +319,23 @@ describe('http', () => {
   });
 
   test('DNS failure names the host', async () => {
-    const err = await failure(store({}, tableResolver({})).get({ uri: 'http://no-such-host.test/a.wav' }), 'dns');
+    const err = await failure(store({}, tableResolver({})).get({ uri: 'http://no-such-host.test/a.wav' }, SCOPE), 'dns');
     assert.match(err.reason, /could not resolve no-such-host\.test \(ENOTFOUND\)/);
   });
 
   test('localhost resolves through the system resolver', async () => {
-    const pcm = await store().get({ uri: `http://localhost:${a.port}/good.wav` });
+    const pcm = await store().get({ uri: `http://localhost:${a.port}/good.wav` }, SCOPE);
     assert.equal(pcm.length, 8000);
   });
 
   test('invalid URIs and non-http schemes are refused', async () => {
     const s = store();
-    await failure(s.get({ uri: 'not a url' }), 'invalid-uri');
-    await failure(s.get({ uri: 42 as unknown as string }), 'invalid-uri');
-    const f = await failure(s.get({ uri: 'file:///etc/passwd' }), 'scheme');
+    await failure(s.get({ uri: 'not a url' }, SCOPE), 'invalid-uri');
+    await failure(s.get({ uri: 42 as unknown as string }, SCOPE), 'invalid-uri');
+    const f = await failure(s.get({ uri: 'file:///etc/passwd' }, SCOPE), 'scheme');
     assert.match(f.reason, /"file:\/\/\/etc\/passwd" uses the file: scheme; only http: and https:/);
-    await failure(s.get({ uri: 'data:audio/wav;base64,UklGRg==' }), 'scheme');
-    await failure(s.get({ uri: 'ftp://127.0.0.1/a.wav' }), 'scheme');
+    await failure(s.get({ uri: 'data:audio/wav;base64,UklGRg==' }, SCOPE), 'scheme');
+    await failure(s.get({ uri: 'ftp://127.0.0.1/a.wav' }, SCOPE), 'scheme');
   });
 });
 
@@ -342,33 +344,33 @@ describe('http', () => {
 describe('redirects', () => {
   test('a chain of 3 redirects is followed', async () => {
     const before = a.count('/r/0');
-    const pcm = await store().get({ uri: a.url('/r/3') });
+    const pcm = await store().get({ uri: a.url('/r/3') }, SCOPE);
     assert.equal(pcm.length, 8000);
     assert.equal(a.count('/r/0'), before + 1);
   });
 
   test('a 4th redirect is refused', async () => {
-    const err = await failure(store().get({ uri: a.url('/r/4') }), 'redirect');
+    const err = await failure(store().get({ uri: a.url('/r/4') }, SCOPE), 'redirect');
     assert.match(err.reason, /redirected more than 3 times/);
   });
 
   test('a redirect to the metadata address is refused before connecting', async () => {
-    const err = await failure(store().get({ uri: a.url('/to-metadata') }), 'ssrf');
+    const err = await failure(store().get({ uri: a.url('/to-metadata') }, SCOPE), 'ssrf');
     assert.match(err.reason, /169\.254\.169\.254 is the cloud metadata address/);
     assert.match(err.reason, /redirected to/);
   });
 
   test('a redirect to a deny-listed host is refused and never reaches it', async () => {
     const before = b.count('/good.wav');
-    const err = await failure(store({ deny: ['127.0.0.2'] }).get({ uri: a.url('/to-b') }), 'ssrf');
+    const err = await failure(store({ deny: ['127.0.0.2'] }).get({ uri: a.url('/to-b') }, SCOPE), 'ssrf');
     assert.match(err.reason, /configured deny entry "127\.0\.0\.2"/);
     assert.equal(b.count('/good.wav'), before);
     // Without the deny entry the same redirect is followed.
-    assert.equal((await store().get({ uri: a.url('/to-b') })).length, 8000);
+    assert.equal((await store().get({ uri: a.url('/to-b') }, SCOPE)).length, 8000);
   });
 
   test('a redirect to file: is refused', async () => {
-    const err = await failure(store().get({ uri: a.url('/to-file') }), 'scheme');
+    const err = await failure(store().get({ uri: a.url('/to-file') }, SCOPE), 'scheme');
     assert.match(err.reason, /redirected to "file:\/\/\/etc\/passwd"/);
   });
 });
@@ -377,7 +379,7 @@ describe('redirects', () => {
 
 describe('ssrf', () => {
   test('169.254.169.254 is refused', async () => {
-    const err = await failure(store().get({ uri: 'http://169.254.169.254/latest/meta-data/' }), 'ssrf');
+    const err = await failure(store().get({ uri: 'http://169.254.169.254/latest/meta-data/' }, SCOPE), 'ssrf');
     assert.match(err.reason, /cloud metadata address.*denied by default/);
     assert.ok(err.reason.includes('http://169.254.169.254/latest/meta-data/'));
   });
@@ -385,44 +387,44 @@ describe('ssrf', () => {
   test('a host name resolving to link-local is refused, as is one with any such address', async () => {
     const resolver = tableResolver({ 'sneaky.test': ['169.254.10.20'], 'mixed.test': ['127.0.0.1', 'fe80::1'] });
     const s = store({}, resolver);
-    const e1 = await failure(s.get({ uri: `http://sneaky.test:${a.port}/good.wav` }), 'ssrf');
+    const e1 = await failure(s.get({ uri: `http://sneaky.test:${a.port}/good.wav` }, SCOPE), 'ssrf');
     assert.match(e1.reason, /sneaky\.test resolves to 169\.254\.10\.20, which is link-local \(169\.254\.0\.0\/16\)/);
-    const e2 = await failure(s.get({ uri: `http://mixed.test:${a.port}/good.wav` }), 'ssrf');
+    const e2 = await failure(s.get({ uri: `http://mixed.test:${a.port}/good.wav` }, SCOPE), 'ssrf');
     assert.match(e2.reason, /fe80::1.*link-local/);
   });
 
   test('metadata.google.internal is refused by name, without resolving it', async () => {
     const resolver = tableResolver({ 'metadata.google.internal': ['127.0.0.1'] });
-    const err = await failure(store({}, resolver).get({ uri: `http://metadata.google.internal:${a.port}/good.wav` }), 'ssrf');
+    const err = await failure(store({}, resolver).get({ uri: `http://metadata.google.internal:${a.port}/good.wav` }, SCOPE), 'ssrf');
     assert.match(err.reason, /metadata server name/);
     assert.deepEqual(resolver.asked, []);
   });
 
   test('a deny entry for 127.0.0.2 refuses it; by default it is allowed', async () => {
     const before = b.count('/good.wav');
-    const err = await failure(store({ deny: ['127.0.0.2'] }).get({ uri: b.url('/good.wav') }), 'ssrf');
+    const err = await failure(store({ deny: ['127.0.0.2'] }).get({ uri: b.url('/good.wav') }, SCOPE), 'ssrf');
     assert.match(err.reason, /127\.0\.0\.2 is refused by the configured deny entry "127\.0\.0\.2"/);
     assert.equal(b.count('/good.wav'), before);
-    assert.equal((await store().get({ uri: b.url('/good.wav') })).length, 8000);
+    assert.equal((await store().get({ uri: b.url('/good.wav') }, SCOPE)).length, 8000);
   });
 
   test('a deny entry by host name refuses the name', async () => {
     const resolver = tableResolver({ 'prompts.test': ['127.0.0.1'] });
-    await failure(store({ deny: ['*.test'] }, resolver).get({ uri: `http://prompts.test:${a.port}/good.wav` }), 'ssrf');
-    assert.equal((await store({}, resolver).get({ uri: `http://prompts.test:${a.port}/good.wav` })).length, 8000);
+    await failure(store({ deny: ['*.test'] }, resolver).get({ uri: `http://prompts.test:${a.port}/good.wav` }, SCOPE), 'ssrf');
+    assert.equal((await store({}, resolver).get({ uri: `http://prompts.test:${a.port}/good.wav` }, SCOPE)).length, 8000);
   });
 
   test('an allow entry overrides a default deny (by name and by address)', async () => {
     const resolver = tableResolver({ 'metadata.google.internal': ['127.0.0.1'] });
     const s = store({ allow: ['metadata.google.internal'] }, resolver);
-    assert.equal((await s.get({ uri: `http://metadata.google.internal:${a.port}/good.wav` })).length, 8000);
+    assert.equal((await s.get({ uri: `http://metadata.google.internal:${a.port}/good.wav` }, SCOPE)).length, 8000);
     // 0.0.0.0 (this network) reaches the local host on Linux: denied by default, allowed by an entry.
-    await failure(store().get({ uri: `http://0.0.0.0:${a.port}/good.wav` }), 'ssrf');
-    assert.equal((await store({ allow: ['0.0.0.0/8'] }).get({ uri: `http://0.0.0.0:${a.port}/good.wav` })).length, 8000);
+    await failure(store().get({ uri: `http://0.0.0.0:${a.port}/good.wav` }, SCOPE), 'ssrf');
+    assert.equal((await store({ allow: ['0.0.0.0/8'] }).get({ uri: `http://0.0.0.0:${a.port}/good.wav` }, SCOPE)).length, 8000);
   });
 
   test('deny wins over allow', async () => {
-    await failure(store({ allow: ['127.0.0.2'], deny: ['127.0.0.0/8'] }).get({ uri: b.url('/good.wav') }), 'ssrf');
+    await failure(store({ allow: ['127.0.0.2'], deny: ['127.0.0.0/8'] }).get({ uri: b.url('/good.wav') }, SCOPE), 'ssrf');
   });
 
   test('the connection goes to the address that was checked (DNS rebinding)', async () => {
@@ -430,7 +432,7 @@ describe('ssrf', () => {
     // First answer 127.0.0.1 (allowed), later answers 127.0.0.2 (denied): only the first is used.
     const resolver = tableResolver({ 'rebind.test': () => (calls++ === 0 ? ['127.0.0.1'] : ['127.0.0.2']) });
     const before = b.count('/good.wav');
-    const pcm = await store({ deny: ['127.0.0.2'] }, resolver).get({ uri: `http://rebind.test:${a.port}/good.wav` });
+    const pcm = await store({ deny: ['127.0.0.2'] }, resolver).get({ uri: `http://rebind.test:${a.port}/good.wav` }, SCOPE);
     assert.equal(pcm.length, 8000);
     assert.equal(calls, 1);
     assert.equal(b.count('/good.wav'), before);
@@ -487,8 +489,8 @@ describe('cache', () => {
     const s = store();
     const uri = a.url('/good2.wav');
     const before = a.count('/good2.wav');
-    const first = await s.get({ uri });
-    const second = await s.get({ uri });
+    const first = await s.get({ uri }, SCOPE);
+    const second = await s.get({ uri }, SCOPE);
     assert.equal(second, first);
     assert.equal(a.count('/good2.wav'), before + 1);
     assert.equal(s.stats().hits, 1);
@@ -496,8 +498,8 @@ describe('cache', () => {
 
   test('the same resourceId with a different URI is served from the cache', async () => {
     const s = store();
-    const first = await s.get({ uri: a.url('/good.wav'), resourceId: 'welcome' });
-    const second = await s.get({ uri: a.url('/never-fetched.wav'), resourceId: 'welcome' });
+    const first = await s.get({ uri: a.url('/good.wav'), resourceId: 'welcome' }, SCOPE);
+    const second = await s.get({ uri: a.url('/never-fetched.wav'), resourceId: 'welcome' }, SCOPE);
     assert.equal(second, first);
     assert.equal(a.count('/never-fetched.wav'), 0);
   });
@@ -517,7 +519,7 @@ describe('cache', () => {
   test('concurrent gets of one prompt share one request', async () => {
     const s = store();
     const before = a.count('/delayed.wav');
-    const all = await Promise.all(Array.from({ length: 5 }, () => s.get({ uri: a.url('/delayed.wav'), resourceId: 'r-delayed' })));
+    const all = await Promise.all(Array.from({ length: 5 }, () => s.get({ uri: a.url('/delayed.wav'), resourceId: 'r-delayed' }, SCOPE)));
     assert.equal(a.count('/delayed.wav'), before + 1);
     for (const x of all) assert.equal(x, all[0]);
   });
@@ -525,9 +527,9 @@ describe('cache', () => {
   test('a failure is not cached', async () => {
     const s = store();
     const before = a.count('/flaky');
-    const err = await failure(s.get({ uri: a.url('/flaky') }), 'http-status');
+    const err = await failure(s.get({ uri: a.url('/flaky') }, SCOPE), 'http-status');
     assert.equal(err.status, 503);
-    assert.equal((await s.get({ uri: a.url('/flaky') })).length, 8000);
+    assert.equal((await s.get({ uri: a.url('/flaky') }, SCOPE)).length, 8000);
     assert.equal(a.count('/flaky'), before + 2);
   });
 
@@ -536,16 +538,16 @@ describe('cache', () => {
     const A = { uri: a.url('/good.wav?lru=a') };
     const B = { uri: a.url('/good.wav?lru=b') };
     const C = { uri: a.url('/good.wav?lru=c') };
-    await s.get(A);
-    await s.get(B);
-    await s.get(A); // A is now the most recently used
-    await s.get(C); // evicts B
-    assert.equal(s.has(A), true);
-    assert.equal(s.has(B), false);
-    assert.equal(s.has(C), true);
+    await s.get(A, SCOPE);
+    await s.get(B, SCOPE);
+    await s.get(A, SCOPE); // A is now the most recently used
+    await s.get(C, SCOPE); // evicts B
+    assert.equal(s.has(A, SCOPE), true);
+    assert.equal(s.has(B, SCOPE), false);
+    assert.equal(s.has(C, SCOPE), true);
     assert.ok(s.stats().bytes <= 2 * 16000);
     const tiny = store({ cacheBytes: 1000 }); // a prompt larger than the cache is served, not kept
-    assert.equal((await tiny.get(A)).length, 8000);
+    assert.equal((await tiny.get(A, SCOPE)).length, 8000);
     assert.equal(tiny.stats().entries, 0);
   });
 
@@ -557,8 +559,8 @@ describe('cache', () => {
     const goodUri = a.url('/good.wav?prefetch=1');
     const before = a.count('/good.wav');
     const flakyBefore = a.count('/flaky');
-    assert.doesNotThrow(() => s.prefetch(undefined));
-    assert.doesNotThrow(() => s.prefetch(null));
+    assert.doesNotThrow(() => s.prefetch(undefined, SCOPE));
+    assert.doesNotThrow(() => s.prefetch(null, SCOPE));
     assert.doesNotThrow(() =>
       s.prefetch([
         { uri: goodUri, resourceId: 'pf-good' },
@@ -566,18 +568,18 @@ describe('cache', () => {
         { uri: 'file:///etc/passwd' },
         null as unknown as { uri: string },
         { uri: 7 as unknown as string },
-      ]),
+      ], SCOPE),
     );
     const deadline = Date.now() + 3000;
-    while ((warnings.length < 4 || !s.has({ uri: goodUri, resourceId: 'pf-good' })) && Date.now() < deadline) {
+    while ((warnings.length < 4 || !s.has({ uri: goodUri, resourceId: 'pf-good' }, SCOPE)) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(warnings.length, 4, JSON.stringify(warnings));
     assert.ok(warnings.some((w) => (w as { code?: string }).code === 'http-status'));
     assert.equal(a.count('/good.wav'), before + 1);
-    await s.get({ uri: 'http://elsewhere.invalid/x.wav', resourceId: 'pf-good' }); // cached by resourceId
+    await s.get({ uri: 'http://elsewhere.invalid/x.wav', resourceId: 'pf-good' }, SCOPE); // cached by resourceId
     assert.equal(a.count('/good.wav'), before + 1);
-    assert.equal((await s.get({ uri: a.url('/flaky'), resourceId: 'pf-flaky' })).length, 8000); // retried
+    assert.equal((await s.get({ uri: a.url('/flaky'), resourceId: 'pf-flaky' }, SCOPE)).length, 8000); // retried
     assert.equal(a.count('/flaky'), flakyBefore + 2);
   });
 });

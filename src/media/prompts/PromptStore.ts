@@ -229,7 +229,7 @@ export class PromptStore {
    * so one application cannot be served another's prompt by naming its resourceId. Prompts cached
    * by URI are shared: anyone giving the URI could fetch it as well.
    */
-  get(mediaInfo: MediaInfo, scope = ''): Promise<Int16Array> {
+  get(mediaInfo: MediaInfo, scope: string): Promise<Int16Array> {
     let key: string;
     let uri: string;
     try {
@@ -270,7 +270,7 @@ export class PromptStore {
    * Starts fetching each prompt not already cached or on its way, without waiting. Never throws:
    * failures are logged, not cached, and tried again by the next get.
    */
-  prefetch(list: Iterable<MediaInfo> | null | undefined, scope = ''): void {
+  prefetch(list: Iterable<MediaInfo> | null | undefined, scope: string): void {
     try {
       if (!list || typeof (list as Iterable<MediaInfo>)[Symbol.iterator] !== 'function') return;
       for (const info of list) {
@@ -288,7 +288,7 @@ export class PromptStore {
   }
 
   /** Whether the prompt is cached (not merely on its way). */
-  has(mediaInfo: MediaInfo, scope = ''): boolean {
+  has(mediaInfo: MediaInfo, scope: string): boolean {
     try {
       return this.cache.has(this.keyOf(mediaInfo, scope).key);
     } catch {
