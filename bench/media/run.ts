@@ -475,7 +475,7 @@ export class World {
     const call = { id: `call-${i}`, participants: new Map<string, Participant>() } as unknown as Call;
     const caller = { id: `caller-${i}`, call, endpoint: { kind: 'virtual', userId: `u${i}` }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
     const bot = { id: `bot-${i}`, call, endpoint: { kind: 'app', leg: null }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
-    const appLeg = { id: `leg-${i}`, participant: bot, call } as unknown as AppLeg;
+    const appLeg = { id: `leg-${i}`, participant: bot, call, tenantId: 'bench', app: { appId: 'bench' } } as unknown as AppLeg;
     (bot.endpoint as { leg: AppLeg }).leg = appLeg;
     call.participants.set(caller.id, caller);
     call.participants.set(bot.id, bot);
