@@ -40,6 +40,8 @@ export interface ReservedRecording {
 export class ResponseRecordings {
   private readonly entries = new Map<string, Entry>();
   private readonly byCall = new Map<string, Set<string>>();
+  /** Calls ended within the retention time: a recording reserved for one of them is deleted like the others. */
+  private readonly ended = new Map<string, NodeJS.Timeout>();
   private readonly key: KeyObject;
   private readonly dir: string | null;
 
@@ -48,6 +50,8 @@ export class ResponseRecordings {
     private readonly publicUrl: () => string,
     private readonly tokenLifetimeSeconds: number,
     private readonly retentionMs: number,
+    /** How a file is written (a test's stand-in may fail half-way). */
+    private readonly writeFileTo: (file: string, parts: Uint8Array[]) => Promise<void> = writeFile,
   ) {
     // A per-process key: tokens are short-lived and recordings do not outlive a restart's cleanup.
     this.key = createSecretKey(randomBytes(32));
@@ -73,9 +77,13 @@ export class ResponseRecordings {
     entry.written = new Promise<void>((resolve) => (entry.markWritten = resolve));
     entry.written.catch(() => undefined); // (read() and write() report it)
     this.entries.set(id, entry);
-    let set = this.byCall.get(callId);
-    if (!set) this.byCall.set(callId, (set = new Set()));
-    set.add(id);
+    if (this.ended.has(callId)) {
+      this.expire(entry); // (its call is over: nothing else would ever delete it)
+    } else {
+      let set = this.byCall.get(callId);
+      if (!set) this.byCall.set(callId, (set = new Set()));
+      set.add(id);
+    }
     return { id, location: this.location(id) };
   }
 
@@ -93,7 +101,7 @@ export class ResponseRecordings {
       entry.file = join(this.dir, `${entry.id}.wav`);
       // not writeFileSync: the media clock runs on this thread, and a recording is up to 3.8 MB.
       // The parts as they are (the recorder's blocks): no copy of the audio into one buffer first.
-      written = writeFile(entry.file, parts);
+      written = this.writeFileTo(entry.file, parts);
     } else {
       entry.bytes = joinBytes(parts);
       written = Promise.resolve();
@@ -130,15 +138,23 @@ export class ResponseRecordings {
 
   /** The call ended: its recordings are deleted after the retention time. */
   callEnded(callId: string): void {
+    if (!this.ended.has(callId)) {
+      const t = setTimeout(() => this.ended.delete(callId), this.retentionMs);
+      t.unref();
+      this.ended.set(callId, t);
+    }
     const set = this.byCall.get(callId);
     if (!set) return;
     this.byCall.delete(callId);
     for (const id of set) {
       const e = this.entries.get(id);
-      if (!e) continue;
-      e.deleteTimer = setTimeout(() => this.delete(id), this.retentionMs);
-      e.deleteTimer.unref();
+      if (e) this.expire(e);
     }
+  }
+
+  private expire(e: Entry): void {
+    e.deleteTimer = setTimeout(() => this.delete(e.id), this.retentionMs);
+    e.deleteTimer.unref();
   }
 
   delete(id: string): void {
@@ -149,9 +165,15 @@ export class ResponseRecordings {
     // never written: a read waiting for it ends (404), and a later write() is refused
     e.markWritten?.(Promise.reject(new Error('deleted before it was written')));
     e.markWritten = null;
-    // after its write, so that a write still under way cannot leave the file behind
+    // after its write, so that a write still under way cannot leave the file behind; whether it
+    // succeeded or not (a failed write may have left part of the file)
     const file = e.file;
-    if (file) void e.written.then(() => rm(file, { force: true })).catch(() => undefined); // (gone already: nothing to do)
+    if (file) {
+      void e.written
+        .catch(() => undefined)
+        .then(() => rm(file, { force: true }))
+        .catch(() => undefined); // (gone already: nothing to do)
+    }
   }
 
   /** Reads a recording for a bearer token. Throws RecordingAccessError with the status to answer. */
@@ -179,5 +201,6 @@ export class ResponseRecordings {
 
   close(): void {
     for (const e of this.entries.values()) if (e.deleteTimer) clearTimeout(e.deleteTimer);
+    for (const t of this.ended.values()) clearTimeout(t);
   }
 }

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingAccessError, ResponseRecordings } from '../../src/media/ResponseRecordings.ts';
@@ -85,6 +86,46 @@ test('an expired recording token is refused with 401, naming the reason', { time
     assert.equal((await rr.read(id, `Bearer ${token}`)).length, 44 + 640, 'valid at first');
     await new Promise((r) => setTimeout(r, 3100)); // past the 2 s lifetime (JWT times are whole seconds)
     await assert.rejects(rr.read(id, `Bearer ${token}`), (err) => err instanceof RecordingAccessError && err.status === 401 && /expired/.test(err.message));
+  } finally {
+    rr.close();
+  }
+});
+
+test('a write that fails half-way leaves no file behind, and its recording is gone (404)', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'telegraph-responses-'));
+  // a disk that fills up after the first part: the file exists, partly written, when the write fails
+  const failing = async (file: string, parts: Uint8Array[]) => {
+    await writeFile(file, parts[0]!);
+    throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+  };
+  const rr = new ResponseRecordings(dataDir, () => 'http://127.0.0.1:1', 60, 60_000, failing);
+  try {
+    const dir = join(dataDir, 'recordings', 'responses');
+    const r = rr.reserve('call-1');
+    await assert.rejects(rr.write(r, new Int16Array(16000).fill(3)), /no space/);
+    await eventually(() => readdirSync(dir).length === 0, 'the partial file removed', 2000, 10);
+    await assert.rejects(rr.read(r.id, `Bearer ${rr.token(r.id)}`), (err) => err instanceof RecordingAccessError && err.status === 404);
+  } finally {
+    rr.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a recording reserved after its call ended is still deleted after the retention', async () => {
+  const rr = new ResponseRecordings(null, () => 'http://127.0.0.1:1', 60, 50);
+  try {
+    rr.callEnded('call-1');
+    const late = rr.reserve('call-1'); // (a write finishing after the call's end, say)
+    await rr.write(late, new Int16Array(320));
+    assert.equal((await rr.read(late.id, `Bearer ${rr.token(late.id)}`)).length, 44 + 640, 'readable at first');
+    await eventually(async () => {
+      try {
+        await rr.read(late.id, `Bearer ${rr.token(late.id)}`);
+        return false;
+      } catch (err) {
+        return err instanceof RecordingAccessError && err.status === 404;
+      }
+    }, 'deleted after the retention', 2000, 10);
   } finally {
     rr.close();
   }
