@@ -60,6 +60,92 @@ function kaiserBeta(attDb: number): number {
   return 0;
 }
 
+function checkRates(inRate: number, outRate: number): void {
+  if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate <= 0 || outRate <= 0) {
+    throw new RangeError(`sample rates must be positive integers (got ${inRate} → ${outRate})`);
+  }
+}
+
+/** A filter's shape: what its table is made from, and the table's dimensions. */
+interface Design {
+  key: string;
+  up: number;
+  down: number;
+  taps: number; // K: input samples per output (even; 1 for a passthrough)
+  half: number;
+  phases: number;
+  rows: number;
+  exact: boolean;
+  fc: number; // cut-off, cycles per input sample
+  beta: number;
+  i0b: number;
+}
+
+function design(up: number, down: number, passband: number, stopband: number, att: number): Design {
+  if (!(passband > 0 && stopband > passband && stopband <= 1)) {
+    throw new RangeError('resampler needs 0 < passband < stopband ≤ 1');
+  }
+  // Kernel in units of input samples: cut-off and transition in cycles per input sample.
+  const scale = Math.min(1, up / down);
+  const fc = 0.5 * scale * (passband + stopband) / 2;
+  const tw = 0.5 * scale * (stopband - passband);
+  const span = (att - 7.95) / (2.285 * 2 * Math.PI * tw); // Kaiser length estimate
+  const half = 2 * Math.max(1, Math.ceil(span / 4)); // even, so K is a multiple of 4
+  const taps = up === down ? 1 : 2 * half;
+  const exact = up <= MAX_PHASES;
+  const phases = exact ? up : MAX_PHASES;
+  const beta = kaiserBeta(att);
+  return { key: `${up}/${down}/${passband}/${stopband}/${att}`, up, down, taps, half, phases, rows: exact ? phases : phases + 1, exact, fc, beta, i0b: besselI0(beta) };
+}
+
+/** Fills rows [from, to) of a design's table: the windowed sinc at each phase, normalised to unity gain at DC. */
+function fillRows(d: Design, table: Float64Array, from: number, to: number): void {
+  const { taps: K, half, fc, beta, i0b } = d;
+  for (let p = from; p < to; p++) {
+    const frac = p / d.phases;
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      const t = frac + half - 1 - k;
+      let v = 0;
+      if (Math.abs(t) < half) {
+        const x = 2 * fc * t;
+        const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+        const r = t / half;
+        v = (2 * fc * sinc * besselI0(beta * Math.sqrt(1 - r * r))) / i0b;
+      }
+      table[p * K + k] = v;
+      sum += v;
+    }
+    for (let k = 0; k < K; k++) table[p * K + k] /= sum;
+  }
+}
+
+/**
+ * Tables built so far, shared by every resampler of the same design (read-only), least recently
+ * used first, and kept while they add up to TABLE_CACHE_BYTES: a process converts prompts of a few
+ * rates over and over.
+ */
+const TABLES = new Map<string, Float64Array>();
+const TABLE_CACHE_BYTES = 16 << 20;
+/** Table entries prepare() fills between pauses (~2 ms of work). */
+const PREPARE_SLICE = 16384;
+
+/** Empties the cache of tables (tests: a table built cold). */
+export function forgetResamplerTables(): void {
+  TABLES.clear();
+}
+
+function remember(key: string, table: Float64Array): void {
+  TABLES.set(key, table);
+  let bytes = 0;
+  for (const t of TABLES.values()) bytes += t.byteLength;
+  for (const [k, t] of TABLES) {
+    if (bytes <= TABLE_CACHE_BYTES || k === key) break;
+    TABLES.delete(k);
+    bytes -= t.byteLength;
+  }
+}
+
 export class Resampler {
   readonly inRate: number;
   readonly outRate: number;
@@ -87,9 +173,7 @@ export class Resampler {
   private flushed = false;
 
   constructor(inRate: number, outRate: number, opts: ResamplerOptions = {}) {
-    if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate <= 0 || outRate <= 0) {
-      throw new RangeError(`sample rates must be positive integers (got ${inRate} → ${outRate})`);
-    }
+    checkRates(inRate, outRate);
     this.inRate = inRate;
     this.outRate = outRate;
     const g = gcd(inRate, outRate);
@@ -98,54 +182,27 @@ export class Resampler {
     this.passthrough = this.up === this.down;
     const passband = opts.passband ?? 0.85;
     const stopband = opts.stopband ?? 0.93;
-    const att = opts.attenuationDb ?? 80;
-    if (!(passband > 0 && stopband > passband && stopband <= 1)) {
-      throw new RangeError('resampler needs 0 < passband < stopband ≤ 1');
-    }
 
-    // Kernel in units of input samples: cut-off and transition in cycles per input sample.
-    const scale = Math.min(1, this.up / this.down);
-    const fc = 0.5 * scale * (passband + stopband) / 2;
-    const tw = 0.5 * scale * (stopband - passband);
-    const span = (att - 7.95) / (2.285 * 2 * Math.PI * tw); // Kaiser length estimate
-    const half = 2 * Math.max(1, Math.ceil(span / 4)); // even, so K is a multiple of 4
-    const K = this.passthrough ? 1 : 2 * half;
-    this.taps = K;
-    this.latency = this.passthrough ? 0 : half;
-    const beta = kaiserBeta(att);
-    const i0b = besselI0(beta);
-    const hw = half; // window half-width
-    const kernel = (t: number): number => {
-      const a = Math.abs(t);
-      if (a >= hw) return 0;
-      const x = 2 * fc * t;
-      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
-      const r = t / hw;
-      return 2 * fc * sinc * besselI0(beta * Math.sqrt(1 - r * r)) / i0b;
-    };
-
-    this.exact = this.up <= MAX_PHASES;
-    this.phases = this.exact ? this.up : MAX_PHASES;
-    const rows = this.exact ? this.phases : this.phases + 1;
-    this.table = new Float64Array(rows * K);
-    if (!this.passthrough) {
-      for (let p = 0; p < rows; p++) {
-        const frac = p / this.phases;
-        let sum = 0;
-        for (let k = 0; k < K; k++) {
-          const v = kernel(frac + half - 1 - k);
-          this.table[p * K + k] = v;
-          sum += v;
-        }
-        // unity gain at DC for every phase
-        for (let k = 0; k < K; k++) this.table[p * K + k] /= sum;
-      }
+    const d = design(this.up, this.down, passband, stopband, opts.attenuationDb ?? 80);
+    this.taps = d.taps;
+    this.latency = this.passthrough ? 0 : d.taps / 2;
+    this.exact = d.exact;
+    this.phases = d.phases;
+    const key = d.key;
+    let table = TABLES.get(key);
+    if (table) {
+      TABLES.delete(key); // (to the end: the most recently used)
+    } else {
+      table = new Float64Array(d.rows * d.taps);
+      if (!this.passthrough) fillRows(d, table, 0, d.rows);
     }
+    remember(key, table);
+    this.table = table;
     this.stepInt = Math.floor(this.down / this.up);
     this.stepRem = this.down % this.up;
 
     const maxInput = Math.max(1, opts.maxInput ?? 4096);
-    this.hist = new Float64Array(K + maxInput + 8);
+    this.hist = new Float64Array(this.taps + maxInput + 8);
     this.reset();
   }
 
@@ -171,6 +228,26 @@ export class Resampler {
   static outputLength(inputLength: number, inRate: number, outRate: number): number {
     const g = gcd(inRate, outRate);
     return Math.ceil((inputLength * (outRate / g)) / (inRate / g));
+  }
+
+  /**
+   * Builds the filter table for these rates and options ahead of a constructor, a few rows at a time,
+   * awaiting `pause()` between them: the table of an odd rate (such as 44 056 Hz → 16 kHz: 1,025 rows
+   * of 348 taps) takes ~30 ms in one piece, which the thread the media clock runs on must not spend
+   * at once. The constructor then finds it in the cache of tables.
+   */
+  static async prepare(inRate: number, outRate: number, opts: ResamplerOptions, pause: () => Promise<void>): Promise<void> {
+    checkRates(inRate, outRate);
+    const g = gcd(inRate, outRate);
+    const d = design(outRate / g, inRate / g, opts.passband ?? 0.85, opts.stopband ?? 0.93, opts.attenuationDb ?? 80);
+    if (d.up === d.down || TABLES.has(d.key)) return;
+    const table = new Float64Array(d.rows * d.taps);
+    const step = Math.max(1, Math.floor(PREPARE_SLICE / d.taps));
+    for (let p = 0; p < d.rows; p += step) {
+      fillRows(d, table, p, Math.min(d.rows, p + step));
+      await pause();
+    }
+    if (!TABLES.has(d.key)) remember(d.key, table); // (another may have built it meanwhile)
   }
 
   /** Feeds float samples; writes what is ready into `output` and returns the count written. */

@@ -372,10 +372,10 @@ export async function parseWavInSlices(
   let resampler: Resampler | null = null;
   let output = input;
   if (!same) {
-    // building its filter table is a slice of work of its own (5 ms at 44.1 kHz, ~30 at odd rates)
+    // its filter table, built a few rows at a time (~30 ms of work in one piece at odd rates), or cached
+    await Resampler.prepare(format.sampleRate, rate, {}, pause);
     resampler = new Resampler(format.sampleRate, rate, { maxInput: slice });
     output = new Float32Array(resampler.maxOutputLength(slice));
-    await pause();
   }
   let written = 0;
   for (let from = 0; from < format.frames; from += slice) {
