@@ -1,11 +1,14 @@
-// Plays a queue of audio items into a leg, frame by frame: buffers (prompts, beeps) and generated
-// DTMF. Reports each item's end through a callback (items are rare; frames allocate nothing).
+// Plays a queue of audio items into a leg, frame by frame: buffers (prompts, beeps), generated
+// sounds (a virtual user's tones and noise) and DTMF. Reports each item's end through a callback
+// (items are rare; frames allocate nothing).
 import { FRAME_SAMPLES, type FrameSource } from './MediaFormat.ts';
 import { DtmfGenerator } from './dtmf/DtmfGenerator.ts';
+import type { Sound } from './Tones.ts';
 
 export type PlayItem =
   | { kind: 'buffer'; samples: Int16Array; loop?: boolean; onDone?: (completed: boolean) => void }
   | { kind: 'silence'; frames: number; onDone?: (completed: boolean) => void }
+  | { kind: 'sound'; sound: Sound; onDone?: (completed: boolean) => void }
   | { kind: 'dtmf'; keys: string; toneMs: number; gapMs: number; onDone?: (completed: boolean) => void };
 
 /**
@@ -163,6 +166,16 @@ export class Player implements FrameSource {
         }
         if (written < FRAME_SAMPLES) out.fill(0, written);
         if (this.pos >= src.length && !item.loop) this.finish();
+        return true;
+      }
+      case 'sound': {
+        const sound = item.sound;
+        if (this.pos === 0) sound.rewind();
+        const n = Math.min(FRAME_SAMPLES, sound.samples - this.pos);
+        if (n > 0) sound.fill(out, this.pos, n);
+        if (n < FRAME_SAMPLES) out.fill(0, Math.max(0, n));
+        this.pos += FRAME_SAMPLES;
+        if (this.pos >= sound.samples) this.finish();
         return true;
       }
       case 'dtmf': {

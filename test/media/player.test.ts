@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Player } from '../../src/media/Player.ts';
 import { FRAME_SAMPLES } from '../../src/media/MediaFormat.ts';
+import { NoiseSound, ToneSound, sineTone, whiteNoise } from '../../src/media/Tones.ts';
 
 function ramp(n: number, from = 1): Int16Array {
   const a = new Int16Array(n);
@@ -118,3 +119,39 @@ for (const len of [FRAME_SAMPLES * 3, FRAME_SAMPLES * 3 + 17, FRAME_SAMPLES - 1]
     });
   }
 }
+
+test('player: a generated sound (tone, noise) plays the samples its whole rendering has, in no memory of its length; a cancelled one starts again from its beginning', async () => {
+  for (const [sound, whole] of [
+    [new ToneSound(697, 137, -6), sineTone(697, 137, -6)],
+    [new NoiseSound(90, -20, 7), whiteNoise(90, -20, 7)],
+  ] as const) {
+    const player = new Player();
+    let done = 0;
+    const item = { kind: 'sound' as const, sound, onDone: () => done++ };
+    player.enqueue(item);
+    const want = expected(whole, 1000, false);
+    const out = new Int16Array(FRAME_SAMPLES);
+    for (const [f, frame] of want.entries()) {
+      out.fill(-1);
+      assert.equal(player.read(out), true);
+      assert.deepEqual(out, frame, `${sound.constructor.name} frame ${f}`);
+      if (f === 1 && done === 0) {
+        // cancelled mid-way, then queued again: it starts over, the same samples
+        player.cancel(item);
+        assert.equal(done, 1);
+        player.enqueue(item);
+        assert.equal(player.read(out), true);
+        assert.deepEqual(out, want[0], 'from its beginning again');
+        assert.equal(player.read(out), true);
+        assert.deepEqual(out, want[1]);
+      }
+    }
+    assert.equal(player.read(out), false, 'nothing after the end');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, 2);
+  }
+  // ten minutes of tone: its object holds no samples
+  const long = new ToneSound(440, 600_000);
+  assert.equal(long.samples, 9_600_000);
+  assert.ok(Object.values(long).every((v) => typeof v === 'number'), 'numbers only, no buffer');
+});

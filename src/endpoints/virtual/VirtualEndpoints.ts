@@ -13,7 +13,7 @@ import type { MediaLeg } from '../../media/MediaLeg.ts';
 import { msToFrames } from '../../media/MediaFormat.ts';
 import { Recorder } from '../../media/Recorder.ts';
 import { DtmfListener } from '../../media/dtmf/DtmfListener.ts';
-import { sineTone, whiteNoise } from '../../media/Tones.ts';
+import { NoiseSound, ToneSound } from '../../media/Tones.ts';
 import { parseWavInSlices, writeWav } from '../../media/audio/Wav.ts';
 import type { PlayItem } from '../../media/Player.ts';
 import { readFile } from 'node:fs/promises';
@@ -219,8 +219,9 @@ export class VirtualEndpoints implements EndpointDriver {
   private async itemFor(step: Exclude<ScriptStep, { hangUp: true }>): Promise<PlayItem> {
     if ('say' in step) return { kind: 'buffer', samples: await this.loadAudio(step.say) };
     if ('dtmf' in step) return { kind: 'dtmf', keys: step.dtmf.toUpperCase(), toneMs: step.toneMs, gapMs: step.gapMs };
-    if ('tone' in step) return { kind: 'buffer', samples: sineTone(step.tone.frequencyHz, step.tone.durationMs, step.tone.dbfs) };
-    if ('noise' in step) return { kind: 'buffer', samples: whiteNoise(step.noise.durationMs, step.noise.dbfs, Date.now()) };
+    // made as they play: up to 10 minutes of either, in no memory
+    if ('tone' in step) return { kind: 'sound', sound: new ToneSound(step.tone.frequencyHz, step.tone.durationMs, step.tone.dbfs) };
+    if ('noise' in step) return { kind: 'sound', sound: new NoiseSound(step.noise.durationMs, step.noise.dbfs, Date.now()) };
     return { kind: 'silence', frames: msToFrames(step.silenceMs) };
   }
 
