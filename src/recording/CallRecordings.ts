@@ -44,6 +44,7 @@ import type { Participant } from '../calls/Participant.ts';
 import type { MediaLeg } from '../media/MediaLeg.ts';
 import type { MediaSession } from '../media/MediaSession.ts';
 import type { StateStore } from '../storage/StateStore.ts';
+import { EncoderBusyError } from './ChunkWriter.ts';
 import { AzureBlobStore } from '../storage/blob/AzureBlobStore.ts';
 import { BlobStoreError, type BlobRange, type BlobReadResult, type BlobStore } from '../storage/blob/BlobStore.ts';
 import {
@@ -203,7 +204,7 @@ export interface RecordingDocument {
   createdAt: Date;
 }
 
-export type CallRecordingErrorCode = 'InvalidArgument' | 'Conflict' | 'NotFound' | 'RecordingEnded' | 'CallNotActive';
+export type CallRecordingErrorCode = 'InvalidArgument' | 'Conflict' | 'NotFound' | 'RecordingEnded' | 'CallNotActive' | 'Busy';
 
 /** Every refusal of the service: `code` says which, `status` the HTTP status it maps to, `field` the option at fault. */
 export class CallRecordingError extends Error {
@@ -226,6 +227,8 @@ const DEFAULT_STATUS: Record<CallRecordingErrorCode, number> = {
   // ACS forgets a stopped recording (unverified): acting on it is "not found".
   RecordingEnded: 404,
   CallNotActive: 400,
+  // the MP3 encoders are at capacity: a WAV recording, or a retry later, is possible
+  Busy: 503,
 };
 
 export interface CallRecordingsOptions {
@@ -487,6 +490,7 @@ export class CallRecordings {
       engine = new RecordingSession(session, engineOptions);
     } catch (err) {
       if (err instanceof RecordingConfigError) throw new CallRecordingError('InvalidArgument', err.message, { field: err.field, cause: err });
+      if (err instanceof EncoderBusyError) throw new CallRecordingError('Busy', err.message, { cause: err });
       throw err;
     }
     const channelType = options.recordingChannelType ?? 'mixed';

@@ -131,6 +131,37 @@ let mp3Phase = 0; // staggers the recordings' messages over the ticks
 type Waiter = { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void };
 
 /**
+ * A thread is full when it spent more than this share of its last report's 250 ms encoding, or
+ * when the batches it has not encoded yet waited longer than MP3_MAX_LAG_MS: a recording added
+ * then would make it, and every recording on it, fall behind for good (their PCM piling up in
+ * memory), so none is added.
+ */
+const MP3_MAX_BUSY = 0.85;
+const MP3_MAX_LAG_MS = 1000;
+
+/** No MP3 encoders' thread can take one more recording now (see MP3_MAX_BUSY). */
+export class EncoderBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EncoderBusyError';
+  }
+}
+
+/** What an MP3 encoders' thread reports of its load (mp3EncoderLoad()). */
+export interface Mp3ThreadLoad {
+  started: boolean;
+  /** Channels of the recordings it encodes (a stereo recording counts 2). */
+  channels: number;
+  /** Encode batches posted and not yet encoded (as of its last report). */
+  pending: number;
+  /** Share of its last report's time spent encoding (0–1). */
+  busy: number;
+  /** The longest a batch waited to be encoded in its last report (ms). */
+  lagMs: number;
+  full: boolean;
+}
+
+/**
  * A thread MP3 encoders run on (mp3Worker.mjs; see MP3_THREADS), started with its first MP3
  * recording (or preloadMp3Encoder()). It keeps the process alive only while a chunk is awaited
  * from it. If it dies, what was waited for fails, and the next recording on it starts a new one.
@@ -141,6 +172,13 @@ class Mp3Thread {
   private ready: Promise<void> = Promise.resolve();
   private nextId = 1;
   private readonly waiting = new Map<string, Waiter>();
+  // load (see MP3_MAX_BUSY): encode batches posted and done, and the thread's last report
+  private posted = 0;
+  private done = 0;
+  private busy = 0;
+  private lagMs = 0;
+  /** Channels of the encoders open on it: where the next recording goes (the least). */
+  channels = 0;
 
   /** Starts the thread if needed; resolves once its encoder module is compiled. */
   start(): Promise<void> {
@@ -156,9 +194,14 @@ class Mp3Thread {
     }
     const generation = ++this.generation;
     this.worker = worker;
+    this.posted = this.done = this.busy = this.lagMs = 0;
     this.ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (m: { t: string; id?: number; seq?: number; bytes?: Uint8Array; error?: string }) => {
-        if (m.t === 'ready' || m.t === 'failed') {
+      worker.on('message', (m: { t: string; id?: number; seq?: number; bytes?: Uint8Array; error?: string; done?: number; busy?: number; lagMs?: number }) => {
+        if (m.t === 'load') {
+          this.done = m.done!;
+          this.busy = m.busy!;
+          this.lagMs = m.lagMs!;
+        } else if (m.t === 'ready' || m.t === 'failed') {
           // held (ref'd) until now: a start-up that awaits the thread must not see the loop run dry
           if (this.waiting.size === 0) worker.unref();
           if (m.t === 'ready') resolve();
@@ -198,8 +241,17 @@ class Mp3Thread {
     return [id, this.generation];
   }
 
-  post(generation: number, msg: object, transfer?: ArrayBuffer[]): void {
-    if (generation === this.generation && this.worker) this.worker.postMessage(msg, transfer);
+  post(generation: number, msg: { t: string; [k: string]: unknown }, transfer?: ArrayBuffer[]): void {
+    if (generation !== this.generation || !this.worker) return;
+    if (msg.t === 'encode') this.posted++;
+    this.worker.postMessage(msg, transfer);
+  }
+
+  load(): Mp3ThreadLoad {
+    const pending = this.worker ? this.posted - this.done : 0;
+    const busy = this.worker ? this.busy : 0;
+    const lagMs = pending > 0 ? this.lagMs : 0;
+    return { started: this.worker !== null, channels: this.channels, pending, busy, lagMs, full: busy > MP3_MAX_BUSY || lagMs > MP3_MAX_LAG_MS };
   }
 
   /** Ends encoder `id`'s chunk `seq`: its MP3 frames, once the thread has made them. */
@@ -228,7 +280,24 @@ class Mp3Thread {
  * per core but the media thread's, at least one and at most four; each recording keeps to one.
  */
 const MP3_THREADS = Array.from({ length: Math.max(1, Math.min(4, availableParallelism() - 1)) }, () => new Mp3Thread());
-let nextThread = 0;
+
+/** The MP3 encoders' threads' load, one entry per thread (a started thread reports it every 250 ms). */
+export function mp3EncoderLoad(): Mp3ThreadLoad[] {
+  return MP3_THREADS.map((t) => t.load());
+}
+
+/** The thread a new recording goes to: the one encoding the fewest channels, unless it is full. */
+function threadForRecording(): Mp3Thread {
+  let best = MP3_THREADS[0]!;
+  for (const t of MP3_THREADS) if (t.channels < best.channels) best = t;
+  const load = best.load();
+  if (!load.full) return best;
+  // (another, not full, may carry more recordings of less work: try them before refusing)
+  for (const t of MP3_THREADS) if (!t.load().full) return t;
+  throw new EncoderBusyError(
+    `the MP3 encoders are at capacity (${MP3_THREADS.length} thread(s), busiest ${Math.round(load.busy * 100)} %, ${Math.round(load.lagMs)} ms behind): record as WAV, or try again when recordings end`,
+  );
+}
 
 /** Starts the MP3 encoders' threads and compiles the encoder in each; a recording's first chunk waits for it otherwise. */
 export function preloadMp3Encoder(): Promise<void> {
@@ -256,14 +325,16 @@ export class Mp3ChunkWriter implements ChunkWriter {
   private target = 0;
   private frames = 0;
   private seq = 0;
+  private closed = false;
 
   constructor(
     readonly channels: number,
     private readonly kbps: number,
   ) {
     if (channels !== 1 && channels !== 2) throw new RangeError(`MP3 holds 1 or 2 channels, not ${channels}`);
-    this.thread = MP3_THREADS[nextThread++ % MP3_THREADS.length]!;
+    this.thread = threadForRecording();
     [this.id, this.generation] = this.thread.open(channels, kbps);
+    this.thread.channels += channels;
     this.phase = mp3Phase++ % MP3_BATCH_FRAMES;
   }
 
@@ -303,7 +374,7 @@ export class Mp3ChunkWriter implements ChunkWriter {
     this.target = this.batchSamples;
     if (!batch || n === 0) return;
     const pcm = n === this.batchSamples ? batch : batch.map((b) => b.subarray(0, n));
-    this.thread.post(this.generation, { t: 'encode', id: this.id, pcm }, batch.map((b) => b.buffer as ArrayBuffer));
+    this.thread.post(this.generation, { t: 'encode', id: this.id, pcm, at: Date.now() }, batch.map((b) => b.buffer as ArrayBuffer));
   }
 
   fileBytes(frames: number): number {
@@ -341,6 +412,9 @@ export class Mp3ChunkWriter implements ChunkWriter {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.thread.channels -= this.channels;
     this.thread.post(this.generation, { t: 'close', id: this.id });
   }
 }

@@ -187,6 +187,7 @@ export class RecordingSession {
     this.writer = this.cfg.format === 'mp3' ? new Mp3ChunkWriter(this.channels, this.cfg.mp3Kbps) : new WavChunkWriter(this.channels);
     const oneFrame = this.writer.fileBytes(1);
     if (oneFrame > this.cfg.maxChunkBytes) {
+      this.writer.close(); // (an MP3 writer holds an encoder on its thread)
       throw new RecordingConfigError('maxChunkBytes', `${this.cfg.maxChunkBytes} bytes cannot hold one ${FRAME_MS} ms frame (${oneFrame} bytes as a ${this.cfg.format} file)`);
     }
     this.delay = this.mixed ? 0 : LOOKBACK_FRAMES;

@@ -8,6 +8,9 @@
 //   → {t: 'end', id, seq}                        the chunk's end: ← {t: 'chunk', id, seq, bytes, error?}
 //   → {t: 'close', id}                          the recording is over
 //   ← {t: 'ready'} once the encoder module is compiled, or {t: 'failed', error}
+//   ← {t: 'load', done, busy, lagMs}            how far it has got: every LOAD_MS while it works,
+//                                                and once more when it falls idle (see report())
+// `encode` carries `at` (Date.now() when posted), so that the thread can say how late it is.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
@@ -23,6 +26,41 @@ module.then(
   () => port.postMessage({ t: 'ready' }),
   (err) => port.postMessage({ t: 'failed', error: String(err?.message ?? err) }),
 );
+
+// Load: encode messages done, the share of the last LOAD_MS spent encoding, and the largest delay
+// between posting and encoding seen in it. The media thread admits no new MP3 recording to a thread
+// that is saturated or late (ChunkWriter.ts), since every recording on it would then lag further.
+const LOAD_MS = 250;
+let done = 0;
+let busyMs = 0;
+let lagMs = 0;
+let windowStart = performance.now();
+let idleReport = null;
+
+function report() {
+  const now = performance.now();
+  port.postMessage({ t: 'load', done, busy: busyMs / Math.max(1, now - windowStart), lagMs });
+  windowStart = now;
+  busyMs = 0;
+  lagMs = 0;
+}
+
+function encoded(at, ms) {
+  done++;
+  busyMs += ms;
+  lagMs = Math.max(lagMs, Date.now() - at);
+  if (performance.now() - windowStart >= LOAD_MS) report();
+  // when the messages stop (the load met, or every recording ended), a last word: otherwise the
+  // media thread would keep the load of the last busy moment
+  if (idleReport === null) {
+    idleReport = setTimeout(() => {
+      idleReport = null;
+      report();
+    }, LOAD_MS + 50);
+  } else {
+    idleReport.refresh();
+  }
+}
 
 /** The encoder's output is a view into its memory, valid until its next call: copied. */
 function keep(e, out) {
@@ -56,6 +94,7 @@ port.on('message', (m) => {
       e.parts = [];
       e.size = 0;
     } else if (m.t === 'encode') {
+      const t0 = performance.now();
       const n = m.pcm[0].length;
       if (e.planar.length === 0 || e.planar[0].length < n) e.planar = m.pcm.map(() => new Float32Array(n));
       const planar = e.planar.map((p) => (p.length === n ? p : p.subarray(0, n)));
@@ -65,6 +104,7 @@ port.on('message', (m) => {
         for (let i = 0; i < n; i++) dst[i] = src[i] / 32768;
       }
       keep(e, enc.encode(planar));
+      encoded(m.at, performance.now() - t0);
     } else if (m.t === 'end') {
       keep(e, enc.finalize());
       const bytes = new Uint8Array(e.size);

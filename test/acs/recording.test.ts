@@ -30,6 +30,8 @@ import { readWavFormat, writeWav } from '../../src/media/audio/Wav.ts';
 import { assertNear, isSilent, readChannels, toneMs } from '../helpers/audio.ts';
 import { sineTone } from '../../src/media/Tones.ts';
 import { parseMp3 } from '../../src/recording/Mp3.ts';
+import { Mp3ChunkWriter, mp3EncoderLoad } from '../../src/recording/ChunkWriter.ts';
+import { eventually } from '../helpers/wait.ts';
 import { signAcsRequest } from '../../src/identity/AcsHmac.ts';
 import { loadConfig } from '../../src/config/loadConfig.ts';
 import { Telegraph } from '../../src/server.ts';
@@ -530,6 +532,47 @@ test('errors: a second start 409, audioVideo / mp4 / locators 400 naming the fie
   assert.equal(((await wrong.json()) as Json).status, 404);
   // Still downloadable by its owner.
   await recording.downloadToPath(toSdkRecordingUrl(loc.contentLocation), join(work, 'owner.wav'));
+  await c.conn.hangUp(true);
+});
+
+test('MP3 encoders at capacity: 503 ServiceUnavailable with Retry-After and nothing left behind; WAV still records; MP3 again once they catch up', { timeout: 90_000 }, async () => {
+  const c = await connectedCall(GRACE);
+  const recording = client.getCallRecording();
+  const locator = { id: c.serverCallId, kind: 'serverCallLocator' as const };
+  // Every encoders' thread given minutes of stereo at once (as if hundreds of recordings ran on it).
+  const channels = () => mp3EncoderLoad().map((l) => l.channels);
+  const before = channels();
+  const flood: Mp3ChunkWriter[] = [];
+  while (channels().some((n, i) => n === before[i]) && flood.length < 4 * before.length) flood.push(new Mp3ChunkWriter(2, 64));
+  const tone = sineTone(440, 1000, -12);
+  const off = new Int32Array(2);
+  for (const w of flood) {
+    w.begin();
+    for (let sec = 0; sec < 180; sec++) {
+      for (let f = 0; f < 50; f++) {
+        off[0] = off[1] = f * 320;
+        w.write([tone, tone], off);
+      }
+    }
+  }
+  await eventually(() => mp3EncoderLoad().every((l) => l.full), 'the encoders full', 20_000, 10);
+  const err = await rejects(
+    recording.start({ callLocator: locator, recordingContent: 'audio', recordingChannel: 'mixed', recordingFormat: 'mp3' }),
+    503,
+    /MP3 encoders are at capacity.*record as WAV/,
+  );
+  assert.equal(err.code, 'ServiceUnavailable');
+  assert.equal(err.response?.headers.get('retry-after'), '5');
+  // nothing half-made: the call is not being recorded, so a WAV recording starts at once
+  const { recordingId: wav } = await recording.start({ callLocator: locator, recordingContent: 'audio', recordingChannel: 'mixed', recordingFormat: 'wav' });
+  await recording.stop(wav);
+  await eventually(() => mp3EncoderLoad().every((l) => !l.full && l.pending === 0), 'caught up', 60_000, 25);
+  const { recordingId: mp3 } = await recording.start({ callLocator: locator, recordingContent: 'audio', recordingChannel: 'mixed', recordingFormat: 'mp3' });
+  await recording.stop(mp3);
+  for (const w of flood) {
+    await w.end().assemble();
+    w.close();
+  }
   await c.conn.hangUp(true);
 });
 

@@ -29,7 +29,8 @@ import {
   type RecordingChunk,
   type RecordingOptions,
 } from '../../src/recording/RecordingSession.ts';
-import { Mp3ChunkWriter, terminateMp3Encoders } from '../../src/recording/ChunkWriter.ts';
+import { EncoderBusyError, Mp3ChunkWriter, mp3EncoderLoad, terminateMp3Encoders } from '../../src/recording/ChunkWriter.ts';
+import { eventually } from '../helpers/wait.ts';
 import { MP3_DECODER_DELAY, MP3_ENCODER_DELAY, MP3_FRAME_SAMPLES, mp3AudioFrames, parseMp3 } from '../../src/recording/Mp3.ts';
 import { dbfsAmplitude, isSilent, readChannels, toneAmplitude } from '../helpers/audio.ts';
 
@@ -750,4 +751,37 @@ test('mp3: the encoders run on their own thread; if it dies, the chunks it owed 
   b.close();
   const mp3 = parseMp3(file);
   assert.equal(mp3.gaplessSamples, 50 * FRAME_SAMPLES, 'a new thread, a whole second of audio');
+});
+
+test('mp3: a thread that cannot keep up takes no new recording (EncoderBusyError, naming the load) until it has caught up', { timeout: 60_000 }, async () => {
+  const channels = () => mp3EncoderLoad().map((l) => l.channels);
+  const before = channels(); // (earlier tests leave recordings open)
+  const tone = sineTone(440, 1000, -12);
+  const off = new Int32Array(2);
+  // stereo recordings until every thread has one (a new one goes to the thread encoding the fewest channels)
+  const writers: Mp3ChunkWriter[] = [];
+  while (channels().some((c, i) => c === before[i]) && writers.length < 4 * before.length) writers.push(new Mp3ChunkWriter(2, 64));
+  assert.ok(channels().every((c, i) => c > before[i]!), 'a recording on every thread');
+  for (const w of writers) w.begin();
+  // 3 minutes of stereo each, posted at once, as if 180 recordings had come in: about a second of
+  // encoding behind on each thread
+  for (let sec = 0; sec < 180; sec++) {
+    for (const w of writers) {
+      for (let f = 0; f < 50; f++) {
+        off[0] = off[1] = f * FRAME_SAMPLES;
+        w.write([tone, tone], off);
+      }
+    }
+  }
+  await eventually(() => mp3EncoderLoad().every((l) => l.full), 'every thread reports itself full', 20_000, 10);
+  assert.throws(() => new Mp3ChunkWriter(1, 48), (err) => err instanceof EncoderBusyError && /MP3 encoders are at capacity .* record as WAV/.test(err.message));
+  await eventually(() => mp3EncoderLoad().every((l) => !l.full && l.pending === 0), 'caught up', 40_000, 20);
+  const later = new Mp3ChunkWriter(1, 48); // taken again
+  later.close();
+  for (const w of writers) {
+    const mp3 = parseMp3(await w.end().assemble());
+    assert.equal(mp3.gaplessSamples, 180 * 50 * FRAME_SAMPLES, 'nothing of the backlog lost');
+    w.close();
+  }
+  assert.deepEqual(channels(), before, 'closed recordings count no more');
 });

@@ -471,6 +471,7 @@ export function toAcsError(err: unknown): unknown {
     return AcsError.invalidField(field, reason);
   }
   if (err.code === 'Conflict') return AcsError.conflict(`${err.message}.`.replace(/\.\.$/, '.'));
+  if (err.code === 'Busy') return new AcsError(503, 'ServiceUnavailable', err.message, { headers: { 'retry-after': '5' } });
   const code = err.status === 404 ? 'NotFound' : err.status === 503 ? 'ServiceUnavailable' : err.status === 409 ? 'Conflict' : 'BadRequest';
   return new AcsError(err.status, code, err.message);
 }
