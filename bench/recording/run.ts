@@ -32,7 +32,7 @@ import { MediaEngine } from '../../src/media/MediaEngine.ts';
 import { FRAME_MS, SAMPLE_RATE } from '../../src/media/MediaFormat.ts';
 import { Player } from '../../src/media/Player.ts';
 import { sineTone } from '../../src/media/Tones.ts';
-import { preloadMp3Encoder } from '../../src/recording/ChunkWriter.ts';
+import { mp3EncoderLoad, preloadMp3Encoder } from '../../src/recording/ChunkWriter.ts';
 import { RecordingSession, type RecordingOptions } from '../../src/recording/RecordingSession.ts';
 import type { RecordingChunk } from '../../src/recording/RecordingConfig.ts';
 import { FileBlobStore } from '../../src/storage/blob/FileBlobStore.ts';
@@ -104,7 +104,19 @@ interface RunResult {
   recordedMs: number;
 }
 
+/**
+ * Waits until the MP3 encoders' threads have caught up: the tight loop feeds them faster than real
+ * time, and a thread still behind from the last run would refuse new recordings (EncoderBusyError).
+ */
+async function encodersCaughtUp(): Promise<void> {
+  for (let waited = 0; mp3EncoderLoad().some((l) => l.full || l.pending > 0); waited += 50) {
+    if (waited > 120_000) throw new Error('the MP3 encoders did not catch up within 2 minutes');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function run(variant: Variant | null, calls = CALLS, keep?: RecordingChunk[]): Promise<RunResult> {
+  await encodersCaughtUp();
   const engine = new MediaEngine();
   const sessions = buildCalls(engine, calls);
   let bytes = 0;
