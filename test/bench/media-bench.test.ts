@@ -3,48 +3,29 @@
 // This runs it at a few calls, briefly, and checks that every path of its IVR cycle ran.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-
-const ROOT = resolve(import.meta.dirname, '../..');
+import { runBench } from '../helpers/bench.ts';
 
 interface Counters { prompts: number; records: number; recordReasons: Record<string, number>; keysSent: number; tonesHeard: number; failures: number }
 
 test('bench/media runs both scenarios through CallMedia, tight loop and real clock', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'media-bench-'));
-  try {
-    const out = join(dir, 'media.json');
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/media/run.ts'], {
-      cwd: ROOT,
-      timeout: 50_000,
-      env: {
-        ...process.env,
-        BENCH_SCENARIOS: 'turns,talk', BENCH_CALLS: '8', BENCH_TICKS: '600', BENCH_SPREAD_TICKS: '10',
-        BENCH_WARMUP_TICKS: '20', BENCH_RT_SECONDS: '1', BENCH_OUT: out,
-      },
-    });
-    const json = JSON.parse(readFileSync(out, 'utf8')) as {
-      results: Record<string, { runs: { calls: number; ticks: number; bytesPerCall: number; counters: Counters }[]; realTime: { ticks: number; counters: Counters }[] }>;
-    };
-    for (const scenario of ['turns', 'talk']) {
-      const r = json.results[scenario];
-      assert.ok(r, scenario);
-      const [run] = r.runs;
-      assert.equal(run.calls, 8);
-      assert.equal(run.ticks, 600);
-      assert.ok(run.bytesPerCall > 0);
-      const c = run.counters;
-      assert.equal(c.failures, 0, `${scenario}: no operation failed`);
-      assert.ok(c.prompts > 0 && c.records > 0, `${scenario}: prompts and recordings ran (${JSON.stringify(c)})`);
-      assert.ok(c.keysSent > 0 && c.tonesHeard > 0, `${scenario}: keys pressed and heard`);
-      assert.ok((c.recordReasons.stopToneDetected ?? 0) > 0, `${scenario}: '#' ended a recording`);
-      assert.equal(r.realTime.length, 1);
-      assert.ok(r.realTime[0].ticks > 0, `${scenario}: the real clock ticked`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const json = await runBench<{
+    results: Record<string, { runs: { calls: number; ticks: number; bytesPerCall: number; counters: Counters }[]; realTime: { ticks: number; counters: Counters }[] }>;
+  }>('bench/media/run.ts', {
+    BENCH_SCENARIOS: 'turns,talk', BENCH_CALLS: '8', BENCH_TICKS: '600', BENCH_SPREAD_TICKS: '10', BENCH_WARMUP_TICKS: '20', BENCH_RT_SECONDS: '1',
+  }, 50_000);
+  for (const scenario of ['turns', 'talk']) {
+    const r = json.results[scenario];
+    assert.ok(r, scenario);
+    const [run] = r.runs;
+    assert.equal(run.calls, 8);
+    assert.equal(run.ticks, 600);
+    assert.ok(run.bytesPerCall > 0);
+    const c = run.counters;
+    assert.equal(c.failures, 0, `${scenario}: no operation failed`);
+    assert.ok(c.prompts > 0 && c.records > 0, `${scenario}: prompts and recordings ran (${JSON.stringify(c)})`);
+    assert.ok(c.keysSent > 0 && c.tonesHeard > 0, `${scenario}: keys pressed and heard`);
+    assert.ok((c.recordReasons.stopToneDetected ?? 0) > 0, `${scenario}: '#' ended a recording`);
+    assert.equal(r.realTime.length, 1);
+    assert.ok(r.realTime[0].ticks > 0, `${scenario}: the real clock ticked`);
   }
 });
