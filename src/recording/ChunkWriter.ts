@@ -290,12 +290,14 @@ export function mp3EncoderLoad(): Mp3ThreadLoad[] {
 function threadForRecording(): Mp3Thread {
   let best = MP3_THREADS[0]!;
   for (const t of MP3_THREADS) if (t.channels < best.channels) best = t;
-  const load = best.load();
-  if (!load.full) return best;
+  if (!best.load().full) return best;
   // (another, not full, may carry more recordings of less work: try them before refusing)
   for (const t of MP3_THREADS) if (!t.load().full) return t;
+  const loads = mp3EncoderLoad();
+  const busy = Math.round(Math.min(...loads.map((l) => l.busy)) * 100);
+  const behind = Math.round(Math.min(...loads.map((l) => l.lagMs)));
   throw new EncoderBusyError(
-    `the MP3 encoders are at capacity (${MP3_THREADS.length} thread(s), busiest ${Math.round(load.busy * 100)} %, ${Math.round(load.lagMs)} ms behind): record as WAV, or try again when recordings end`,
+    `the MP3 encoders are at capacity (${loads.length} thread(s), the least loaded ${busy} % busy and ${behind} ms behind): record as WAV, or try again when recordings end`,
   );
 }
 

@@ -120,6 +120,7 @@ port.on('message', (m) => {
     return enc;
   });
   e.enc.catch((err) => {
+    if (m.t === 'encode') encoded(m.at, 0); // (counted as done: the batch will never be encoded)
     // the encoder is unusable: every chunk still to come fails
     if (m.t === 'end') port.postMessage({ t: 'chunk', id: m.id, seq: m.seq, error: String(err?.message ?? err) });
   });
