@@ -517,20 +517,25 @@ export class CallRecordings {
       warnedSession: false,
     };
     live.startWall = startClock = this.now();
-    this.sql.insertRecording({
-      id,
-      server_call_id: call.id,
-      owner: live.owner,
-      storage_kind: storage.kind,
-      container_url: storage.kind === 'azureBlob' ? storage.containerUrl : null,
-      content_type: 'audio',
-      channel_type: channelType,
-      format,
-      started_at: live.startWall,
-      ended_at: null,
-      session_end_reason: null,
-      duration_ms: null,
-    });
+    try {
+      this.sql.insertRecording({
+        id,
+        server_call_id: call.id,
+        owner: live.owner,
+        storage_kind: storage.kind,
+        container_url: storage.kind === 'azureBlob' ? storage.containerUrl : null,
+        content_type: 'audio',
+        channel_type: channelType,
+        format,
+        started_at: live.startWall,
+        ended_at: null,
+        session_end_reason: null,
+        duration_ms: null,
+      });
+    } catch (err) {
+      void engine.stop(); // (not started: this closes its writer, an MP3 encoder included)
+      throw err;
+    }
     engine.start([]);
     startClock = null;
     this.live.set(id, live);

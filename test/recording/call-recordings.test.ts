@@ -32,6 +32,7 @@ import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../storage/azu
 import { readWavFormat, writeWav } from '../../src/media/audio/Wav.ts';
 import { sineTone } from '../../src/media/Tones.ts';
 import { parseMp3 } from '../../src/recording/Mp3.ts';
+import { mp3EncoderLoad } from '../../src/recording/ChunkWriter.ts';
 import type { Call } from '../../src/calls/Call.ts';
 import type { Participant } from '../../src/calls/Participant.ts';
 import { FileBlobStore } from '../../src/storage/blob/FileBlobStore.ts';
@@ -353,6 +354,28 @@ test('pause and resume: the paused span is absent from the file and listed in th
 
   const mine = states.filter((e) => e.recordingId === rec.recordingId);
   assert.deepEqual(mine.map((e) => [e.state, e.reason]), [['active', 'started'], ['inactive', 'paused'], ['active', 'resumed'], ['inactive', 'stopped']]);
+  await h.request('DELETE', `/beta/communications/calls/${s.callId}`, { token: s.t.token });
+});
+
+test('a start whose index row cannot be written fails whole: no recording, its MP3 encoder closed, and the call can be recorded next', async () => {
+  const s = await setup();
+  const channels = () => mp3EncoderLoad().reduce((n, l) => n + l.channels, 0);
+  const before = channels();
+  const sql = (recordings as unknown as { sql: { insertRecording: (row: unknown) => void } }).sql;
+  const insert = sql.insertRecording;
+  sql.insertRecording = () => {
+    throw new Error('database is locked');
+  };
+  try {
+    assert.throws(() => recordings.start(s.call, { recordingChannelType: 'mixed', recordingFormatType: 'mp3' }), /database is locked/);
+  } finally {
+    sql.insertRecording = insert;
+  }
+  assert.equal(channels(), before, 'its encoder closed');
+  const rec = recordings.start(s.call, { recordingChannelType: 'mixed', recordingFormatType: 'mp3' }); // not "already being recorded"
+  assert.equal(channels(), before + 1);
+  await recordings.stop(rec.recordingId);
+  assert.equal(channels(), before);
   await h.request('DELETE', `/beta/communications/calls/${s.callId}`, { token: s.t.token });
 });
 
