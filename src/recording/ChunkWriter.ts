@@ -293,12 +293,8 @@ function threadForRecording(): Mp3Thread {
   if (!best.load().full) return best;
   // (another, not full, may carry more recordings of less work: try them before refusing)
   for (const t of MP3_THREADS) if (!t.load().full) return t;
-  const loads = mp3EncoderLoad();
-  const busy = Math.round(Math.min(...loads.map((l) => l.busy)) * 100);
-  const behind = Math.round(Math.min(...loads.map((l) => l.lagMs)));
-  throw new EncoderBusyError(
-    `the MP3 encoders are at capacity (${loads.length} thread(s), the least loaded ${busy} % busy and ${behind} ms behind): record as WAV, or try again when recordings end`,
-  );
+  const each = mp3EncoderLoad().map((l) => `${Math.round(l.busy * 100)} % busy, ${Math.round(l.lagMs)} ms behind`);
+  throw new EncoderBusyError(`the MP3 encoders are at capacity (${each.length} thread(s): ${each.join('; ')}): record as WAV, or try again when recordings end`);
 }
 
 /** Starts the MP3 encoders' threads and compiles the encoder in each; a recording's first chunk waits for it otherwise. */
