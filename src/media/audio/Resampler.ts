@@ -321,112 +321,63 @@ export class Resampler {
     this.histStart += d;
   }
 
+  /** Whether the inputs of the next output are all held (and it is one the input has). */
+  private ready(): boolean {
+    const held = this.histStart + this.histLen;
+    return (this.passthrough ? this.ipos < held : this.ipos + this.taps / 2 < held) && this.ipos < this.inputCount;
+  }
+
+  /** The next output sample (ready() must hold); moves past it. */
+  private next(): number {
+    const h = this.hist;
+    if (this.passthrough) return h[this.ipos++ - this.histStart]!;
+    const K = this.taps;
+    const table = this.table;
+    const base = this.ipos - K / 2 + 1 - this.histStart;
+    let acc = 0;
+    if (this.exact) {
+      const row = this.phase * K;
+      // K is a multiple of 4: independent accumulators let the chains run in parallel
+      let acc1 = 0, acc2 = 0, acc3 = 0;
+      for (let k = 0; k < K; k += 4) {
+        const b = base + k, t = row + k;
+        acc += h[b]! * table[t]!;
+        acc1 += h[b + 1]! * table[t + 1]!;
+        acc2 += h[b + 2]! * table[t + 2]!;
+        acc3 += h[b + 3]! * table[t + 3]!;
+      }
+      acc += acc1 + acc2 + acc3;
+    } else {
+      const pos = (this.phase / this.up) * this.phases;
+      const p0 = Math.floor(pos);
+      const mu = pos - p0;
+      const r0 = p0 * K;
+      const r1 = r0 + K;
+      for (let k = 0; k < K; k++) {
+        const c0 = table[r0 + k]!;
+        acc += h[base + k]! * (c0 + mu * (table[r1 + k]! - c0));
+      }
+    }
+    this.ipos += this.stepInt;
+    this.phase += this.stepRem;
+    if (this.phase >= this.up) {
+      this.phase -= this.up;
+      this.ipos++;
+    }
+    return acc;
+  }
+
+  // (one loop per output type: each stays monomorphic)
   private produce(out: Float32Array, o: number): number {
     const start = o;
-    const cap = out.length;
-    const h = this.hist;
-    if (this.passthrough) {
-      while (o < cap && this.ipos < this.histStart + this.histLen && this.ipos < this.inputCount) {
-        out[o++] = h[this.ipos - this.histStart]!;
-        this.ipos++;
-      }
-      this.compact();
-      return o - start;
-    }
-    const K = this.taps;
-    const halfK = K / 2;
-    const table = this.table;
-    const L = this.up;
-    const end = this.histStart + this.histLen; // absolute index one past the last sample held
-    while (o < cap && this.ipos + halfK < end && this.ipos < this.inputCount) {
-      const base = this.ipos - halfK + 1 - this.histStart;
-      let acc = 0;
-      if (this.exact) {
-        const row = this.phase * K;
-        // K is a multiple of 4: independent accumulators let the chains run in parallel
-        let acc1 = 0, acc2 = 0, acc3 = 0;
-        for (let k = 0; k < K; k += 4) {
-          const b = base + k, t = row + k;
-          acc += h[b]! * table[t]!;
-          acc1 += h[b + 1]! * table[t + 1]!;
-          acc2 += h[b + 2]! * table[t + 2]!;
-          acc3 += h[b + 3]! * table[t + 3]!;
-        }
-        acc += acc1 + acc2 + acc3;
-      } else {
-        const pos = (this.phase / L) * this.phases;
-        const p0 = Math.floor(pos);
-        const mu = pos - p0;
-        const r0 = p0 * K;
-        const r1 = r0 + K;
-        for (let k = 0; k < K; k++) {
-          const c0 = table[r0 + k]!;
-          acc += h[base + k]! * (c0 + mu * (table[r1 + k]! - c0));
-        }
-      }
-      out[o++] = acc;
-      this.ipos += this.stepInt;
-      this.phase += this.stepRem;
-      if (this.phase >= L) {
-        this.phase -= L;
-        this.ipos++;
-      }
-    }
+    while (o < out.length && this.ready()) out[o++] = this.next();
     this.compact();
     return o - start;
   }
 
   private produceInt16(out: Int16Array, o: number): number {
     const start = o;
-    const cap = out.length;
-    const h = this.hist;
-    if (this.passthrough) {
-      while (o < cap && this.ipos < this.histStart + this.histLen && this.ipos < this.inputCount) {
-        out[o++] = clip16(h[this.ipos - this.histStart]!);
-        this.ipos++;
-      }
-      this.compact();
-      return o - start;
-    }
-    const K = this.taps;
-    const halfK = K / 2;
-    const table = this.table;
-    const L = this.up;
-    const end = this.histStart + this.histLen;
-    while (o < cap && this.ipos + halfK < end && this.ipos < this.inputCount) {
-      const base = this.ipos - halfK + 1 - this.histStart;
-      let acc = 0;
-      if (this.exact) {
-        const row = this.phase * K;
-        // K is a multiple of 4: independent accumulators let the chains run in parallel
-        let acc1 = 0, acc2 = 0, acc3 = 0;
-        for (let k = 0; k < K; k += 4) {
-          const b = base + k, t = row + k;
-          acc += h[b]! * table[t]!;
-          acc1 += h[b + 1]! * table[t + 1]!;
-          acc2 += h[b + 2]! * table[t + 2]!;
-          acc3 += h[b + 3]! * table[t + 3]!;
-        }
-        acc += acc1 + acc2 + acc3;
-      } else {
-        const pos = (this.phase / L) * this.phases;
-        const p0 = Math.floor(pos);
-        const mu = pos - p0;
-        const r0 = p0 * K;
-        const r1 = r0 + K;
-        for (let k = 0; k < K; k++) {
-          const c0 = table[r0 + k]!;
-          acc += h[base + k]! * (c0 + mu * (table[r1 + k]! - c0));
-        }
-      }
-      out[o++] = clip16(acc);
-      this.ipos += this.stepInt;
-      this.phase += this.stepRem;
-      if (this.phase >= L) {
-        this.phase -= L;
-        this.ipos++;
-      }
-    }
+    while (o < out.length && this.ready()) out[o++] = clip16(this.next());
     this.compact();
     return o - start;
   }
