@@ -2,7 +2,8 @@
 //
 // Everything runs in this process with virtual legs (no network, no RTP): for each N in a series,
 // N two-party calls are wired through CallMedia itself (the production code: attach(), playPrompt(),
-// record(), with fakes of CallService, the prompt store and the recordings store), each with
+// record(), with test/helpers/callMediaStandIns.ts's stand-ins for CallService, the prompt store
+// and the recordings store), each with
 //   - a "caller" leg (a person): CallMedia's DTMF listener taps it (DtmfDetector; silent frames
 //     skipped); it speaks a looping speech buffer (espeak-ng if installed, else a synthetic
 //     speech-like signal; one buffer shared by all calls) and presses '#' (a DtmfGenerator, through
@@ -38,22 +39,18 @@ import { fileURLToPath } from 'node:url';
 import { performance, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { pino } from 'pino';
-import { CallMedia, type RecordParams } from '../../src/calls/CallMedia.ts';
+import type { CallMedia, RecordParams } from '../../src/calls/CallMedia.ts';
 import type { AppLeg } from '../../src/calls/AppLeg.ts';
 import type { Call } from '../../src/calls/Call.ts';
-import type { CallService } from '../../src/calls/CallService.ts';
-import type { ResultInfo, Tone } from '../../src/calls/CallTypes.ts';
-import { Operation } from '../../src/calls/Operation.ts';
+import type { Operation } from '../../src/calls/Operation.ts';
 import type { Participant } from '../../src/calls/Participant.ts';
 import { MediaEngine } from '../../src/media/MediaEngine.ts';
 import type { MediaLeg } from '../../src/media/MediaLeg.ts';
 import { FRAME_MS, SAMPLE_RATE } from '../../src/media/MediaFormat.ts';
 import { Player } from '../../src/media/Player.ts';
-import type { ResponseRecordings } from '../../src/media/ResponseRecordings.ts';
 import { parseWav } from '../../src/media/audio/Wav.ts';
 import { DTMF_KERNEL_AVAILABLE } from '../../src/media/dtmf/DtmfDetector.ts';
-import { SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
+import { standInCallMedia, twoPartyCall } from '../../test/helpers/callMediaStandIns.ts';
 
 // ---------------------------------------------------------------- settings
 
@@ -420,10 +417,9 @@ interface Counters {
   failures: number;
 }
 
-/** What CallMedia needs from CallService, the prompt store and the recordings store, done in memory. */
+/** The bench's calls on one CallMedia (its collaborators stand-ins, in memory), and their script. */
 export class World {
   readonly counters: Counters = { prompts: 0, records: 0, recordReasons: {}, recordedFrames: 0, keysSent: 0, tonesHeard: 0, failures: 0 };
-  private opSeq = 0;
   readonly media: CallMedia;
   readonly calls: BenchCall[] = [];
   private readonly legs: MediaLeg[] = [];
@@ -434,53 +430,26 @@ export class World {
   constructor(
     readonly engine: TimedEngine,
     private readonly scenario: Scenario,
-    private readonly prompt: Int16Array,
+    prompt: Int16Array,
     private readonly speech: Int16Array,
   ) {
-    const world = this;
-    const callService = {
-      newOperation(_leg: AppLeg, kind: Operation['kind'], clientContext: string | null): Operation {
-        return new Operation(`op-${++world.opSeq}`, kind, clientContext);
-      },
-      completeOperation(leg: AppLeg, op: Operation, status: 'completed' | 'failed', result: ResultInfo | null, reason: string | null = null): void {
-        op.status = status;
-        op.resultInfo = result;
-        op.completionReason = reason;
-        world.operationDone(leg, op);
-      },
-      operationStarted(_leg: AppLeg, _op: Operation): void {},
-      tonePressed(_p: Participant, _tone: Tone): void {
-        world.counters.tonesHeard++;
-      },
-    } as unknown as CallService;
-    const prompts = {
-      get: async () => world.prompt, // PromptStore's cache hands out one shared array per prompt
-      prefetch() {},
-    };
     // The recordings store is not the media engine: here it only counts (the real one keeps WAV files).
-    const reserved = { id: 'x', location: 'https://telegraph.invalid/recordings/x' };
-    const recordings = {
-      reserve: () => reserved,
-      write: async (_r: unknown, chunks: readonly Int16Array[]) => {
-        for (const c of chunks) world.counters.recordedFrames += c.length / 320;
+    this.media = standInCallMedia(engine, {
+      done: (leg, op) => this.operationDone(leg, op),
+      tone: () => {
+        this.counters.tonesHeard++;
       },
-      token: () => 't',
-      callEnded() {},
-    } as unknown as ResponseRecordings;
-    this.media = new CallMedia(engine, callService, prompts, recordings, () => new SpeechDetector(), pino({ level: 'silent' }));
+      write: (chunks) => {
+        for (const c of chunks) this.counters.recordedFrames += c.length / 320;
+      },
+      prompt, // PromptStore's cache hands out one shared array per prompt
+      recordingLocation: 'https://telegraph.invalid/recordings/x',
+    });
   }
 
   /** Builds one call, its first actions staggered over the first `spread` ticks. */
   addCall(i: number, now: number, spread: number): void {
-    const call = { id: `call-${i}`, participants: new Map<string, Participant>() } as unknown as Call;
-    const caller = { id: `caller-${i}`, call, endpoint: { kind: 'virtual', userId: `u${i}` }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
-    const bot = { id: `bot-${i}`, call, endpoint: { kind: 'app', leg: null }, serverMuted: false, isMuted: false, connected: true } as unknown as Participant;
-    const appLeg = { id: `leg-${i}`, participant: bot, call, tenantId: 'bench', app: { appId: 'bench' } } as unknown as AppLeg;
-    (bot.endpoint as { leg: AppLeg }).leg = appLeg;
-    call.participants.set(caller.id, caller);
-    call.participants.set(bot.id, bot);
-    this.media.attach(caller);
-    this.media.attach(bot);
+    const { call, caller, bot, leg: appLeg } = twoPartyCall(this.media, i);
     // '#' is played over the caller's voice: a Player first among the leg's sources.
     const keys = new Player();
     this.media.legOf(caller)!.addSource(keys, true);
