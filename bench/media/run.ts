@@ -48,6 +48,7 @@ import { MediaEngine } from '../../src/media/MediaEngine.ts';
 import type { MediaLeg } from '../../src/media/MediaLeg.ts';
 import { FRAME_MS, SAMPLE_RATE } from '../../src/media/MediaFormat.ts';
 import { Player } from '../../src/media/Player.ts';
+import { recorderMemory } from '../../src/media/Recorder.ts';
 import { parseWav } from '../../src/media/audio/Wav.ts';
 import { DTMF_KERNEL_AVAILABLE } from '../../src/media/dtmf/DtmfDetector.ts';
 import { standInCallMedia, twoPartyCall } from '../../test/helpers/callMediaStandIns.ts';
@@ -555,6 +556,13 @@ interface TightResult {
   cpuUsPerLegFrame: number;
   cpuUsPerCallFrame: number;
   bytesPerCall: number;
+  /**
+   * Of bytesPerCall: the recordings in progress at the measure (their 1 s blocks, held until the
+   * recording is written), and the recorders' pool of free blocks (what it grew by; at most 8 MB).
+   * What a call holds moves with its phase: a recording holds up to 10 s, 320 KB, at its end.
+   */
+  recordingBytesPerCall: number;
+  pooledBytesPerCall: number;
   gc: GcStats;
   counters: Counters;
   /** Legs speaking after each measured tick: how steady the calls' phase mix was (see SPREAD_TICKS). */
@@ -594,6 +602,7 @@ function gcHits(engine: TimedEngine, pauses: [number, number][]): { ticksWithGc:
 
 async function tightRun(scenario: Scenario, n: number, prompt: Int16Array, speech: Int16Array): Promise<TightResult> {
   const before = await memNow();
+  const pooledBefore = recorderMemory().pooledBlocks;
   const { engine, world, t: t0 } = await setUp(scenario, n, prompt, speech);
   engine.timed = [];
   engine.preempted = [];
@@ -625,6 +634,7 @@ async function tightRun(scenario: Scenario, n: number, prompt: Int16Array, speec
   const cpuUs = cpu.user + cpu.system;
   const tickMs = quantiles(durations);
   const bytesPerCall = Math.round((after - before) / n);
+  const rec = recorderMemory();
   const counters = { ...world.counters, recordedFrames: Math.round(world.counters.recordedFrames) };
   world.teardown();
   await nextTurn();
@@ -643,6 +653,8 @@ async function tightRun(scenario: Scenario, n: number, prompt: Int16Array, speec
     cpuUsPerLegFrame: round(cpuUs / (TICKS * legs), 3),
     cpuUsPerCallFrame: round(cpuUs / (TICKS * n), 3),
     bytesPerCall,
+    recordingBytesPerCall: Math.round((rec.heldBlocks * rec.blockBytes) / n),
+    pooledBytesPerCall: Math.round(((rec.pooledBlocks - pooledBefore) * rec.blockBytes) / n),
     gc: gcs,
     counters,
     speakingLegs: spreadOf(speaking),
@@ -784,7 +796,8 @@ async function main(): Promise<void> {
       runs.push(r);
       console.log(
         `  ${scenario} ${String(n).padStart(6)} calls: tick p50 ${r.tickMs.p50.toFixed(3)} p99 ${r.tickMs.p99.toFixed(3)} max ${r.tickMs.max.toFixed(3)} ms (unpreempted p99 ${r.tickMsUnpreempted?.p99.toFixed(3) ?? '-'}) · ` +
-          `${r.cpuUsPerLegFrame.toFixed(2)} µs/leg-frame · ${(r.bytesPerCall / 1024).toFixed(1)} KB/call`,
+          `${r.cpuUsPerLegFrame.toFixed(2)} µs/leg-frame · ${(r.bytesPerCall / 1024).toFixed(1)} KB/call ` +
+          `(recordings in progress ${(r.recordingBytesPerCall / 1024).toFixed(1)}, recorders' pool ${(r.pooledBytesPerCall / 1024).toFixed(1)})`,
       );
     }
     const rts: RealTimeResult[] = [];

@@ -14,6 +14,18 @@ const BLOCK_SAMPLES = BLOCK_FRAMES * FRAME_SAMPLES;
 const POOL: Int16Array[] = [];
 const POOL_MAX = 256; // 8 MB
 
+/** Blocks held by recorders now: taken, and neither released nor collected with their recorder. */
+let blocksHeld = 0;
+/** A recorder collected without release() (a virtual user's ear, say) gives its count back here. */
+const COLLECTED = new FinalizationRegistry<{ n: number }>((held) => {
+  blocksHeld -= held.n;
+});
+
+/** The recorders' memory: blocks held by recordings, and blocks in the pool (each `blockBytes`). */
+export function recorderMemory(): { heldBlocks: number; pooledBlocks: number; blockBytes: number } {
+  return { heldBlocks: blocksHeld, pooledBlocks: POOL.length, blockBytes: BLOCK_SAMPLES * 2 };
+}
+
 export class Recorder implements FrameSink {
   private readonly blocks: Int16Array[] = [];
   /** The block being filled and where (kept in fields: the frame path fetches no array element). */
@@ -21,10 +33,14 @@ export class Recorder implements FrameSink {
   private at = BLOCK_SAMPLES;
   private frames = 0;
   private paused = false;
+  /** How many of the blocks recorderMemory() counts are this one's. */
+  private readonly held = { n: 0 };
   /** Set when the bound was reached: later frames are not kept. */
   full = false;
 
-  constructor(private readonly maxFrames: number) {}
+  constructor(private readonly maxFrames: number) {
+    COLLECTED.register(this, this.held);
+  }
 
   /** See FrameSource.warm (MediaFormat): also the line its next frame is written to. */
   warm(): number {
@@ -42,6 +58,8 @@ export class Recorder implements FrameSink {
     if (cur === null || this.at === BLOCK_SAMPLES) {
       cur = POOL.pop() ?? new Int16Array(BLOCK_SAMPLES);
       this.blocks.push(cur);
+      this.held.n++;
+      blocksHeld++;
       this.cur = cur;
       this.at = 0;
     }
@@ -96,6 +114,8 @@ export class Recorder implements FrameSink {
    */
   release(): void {
     for (const b of this.blocks) if (POOL.length < POOL_MAX) POOL.push(b);
+    blocksHeld -= this.held.n;
+    this.held.n = 0;
     this.blocks.length = 0;
     this.cur = null;
     this.at = BLOCK_SAMPLES;

@@ -9,7 +9,7 @@ interface Counters { prompts: number; records: number; recordReasons: Record<str
 
 test('bench/media runs both scenarios through CallMedia, tight loop and real clock', { timeout: 60_000 }, async () => {
   const json = await runBench<{
-    results: Record<string, { runs: { calls: number; ticks: number; bytesPerCall: number; counters: Counters }[]; realTime: { ticks: number; counters: Counters }[] }>;
+    results: Record<string, { runs: { calls: number; ticks: number; bytesPerCall: number; recordingBytesPerCall: number; counters: Counters }[]; realTime: { ticks: number; counters: Counters }[] }>;
   }>('bench/media/run.ts', {
     BENCH_SCENARIOS: 'turns,talk', BENCH_CALLS: '8', BENCH_TICKS: '600', BENCH_SPREAD_TICKS: '10', BENCH_WARMUP_TICKS: '20', BENCH_RT_SECONDS: '1',
   }, 50_000);
@@ -20,6 +20,8 @@ test('bench/media runs both scenarios through CallMedia, tight loop and real clo
     assert.equal(run.calls, 8);
     assert.equal(run.ticks, 600);
     assert.ok(run.bytesPerCall > 0);
+    // what the recordings in progress hold, in whole 1 s blocks (32,000 bytes) across the 8 calls
+    assert.ok(Number.isInteger((run.recordingBytesPerCall * 8) / 32000), `${scenario}: recordings' share ${run.recordingBytesPerCall}`);
     const c = run.counters;
     assert.equal(c.failures, 0, `${scenario}: no operation failed`);
     assert.ok(c.prompts > 0 && c.records > 0, `${scenario}: prompts and recordings ran (${JSON.stringify(c)})`);

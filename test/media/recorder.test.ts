@@ -2,8 +2,10 @@
 // blocks handed back by release() serving the next recordings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { FRAME_SAMPLES } from '../../src/media/MediaFormat.ts';
-import { Recorder } from '../../src/media/Recorder.ts';
+import { Recorder, recorderMemory } from '../../src/media/Recorder.ts';
 
 /** Frame k: samples k·1000 + i (i < 320), so any misplaced frame shows. */
 const frame = (k: number) => Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => ((k * 1000 + i) % 30000) + 1);
@@ -62,4 +64,34 @@ test('recorder: chunks() are views of its blocks, in order, up to n frames; the 
   assert.deepEqual(r.chunks(0), []);
   // views, not copies: what the recorder holds is what the chunks show
   assert.equal(chunks[0]!.buffer, chunks[0]!.subarray(0, 1).buffer);
+});
+
+test('recorder: recorderMemory() counts the blocks recordings hold, given back by release() or when a recorder is collected', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  /** Collects until the count is `n` (the registry is told of collected recorders on a later turn). */
+  const collectedTo = async (n: number) => {
+    for (let i = 0; i < 50 && recorderMemory().heldBlocks !== n; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return recorderMemory().heldBlocks;
+  };
+  // the earlier tests' recorders (this file runs in a process of its own) first
+  const base = await collectedTo(0);
+  assert.equal(base, 0);
+  assert.equal(recorderMemory().blockBytes, 50 * FRAME_SAMPLES * 2);
+  const a = new Recorder(1000);
+  for (let k = 0; k < 120; k++) a.write(frame(k)); // 3 blocks
+  assert.equal(recorderMemory().heldBlocks, base + 3);
+  a.release();
+  assert.equal(recorderMemory().heldBlocks, base);
+  assert.ok(recorderMemory().pooledBlocks >= 3);
+  // dropped without release() (a virtual user's ear): its blocks stop counting once it is collected
+  (() => {
+    const b = new Recorder(1000);
+    for (let k = 0; k < 60; k++) b.write(frame(k)); // 2 blocks
+    assert.equal(recorderMemory().heldBlocks, base + 2);
+  })();
+  assert.equal(await collectedTo(base), base);
 });
