@@ -444,7 +444,6 @@ export class World {
         for (const c of chunks) this.counters.recordedFrames += c.length / 320;
       },
       prompt, // PromptStore's cache hands out one shared array per prompt
-      recordingLocation: 'https://telegraph.invalid/recordings/x',
     });
   }
 

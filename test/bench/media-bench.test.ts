@@ -22,6 +22,8 @@ test('bench/media runs both scenarios through CallMedia, tight loop and real clo
     assert.ok(run.bytesPerCall > 0);
     // what the recordings in progress hold, in whole 1 s blocks (32,000 bytes) across the 8 calls
     assert.ok(Number.isInteger((run.recordingBytesPerCall * 8) / 32000), `${scenario}: recordings' share ${run.recordingBytesPerCall}`);
+    // and at most what a recording of the bench's 10 s holds, per call
+    assert.ok(run.recordingBytesPerCall >= 0 && run.recordingBytesPerCall <= 10 * 32000, `${scenario}: recordings' share ${run.recordingBytesPerCall}`);
     const c = run.counters;
     assert.equal(c.failures, 0, `${scenario}: no operation failed`);
     assert.ok(c.prompts > 0 && c.records > 0, `${scenario}: prompts and recordings ran (${JSON.stringify(c)})`);

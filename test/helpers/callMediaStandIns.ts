@@ -23,8 +23,6 @@ export interface StandInHooks {
   write?: (chunks: readonly Int16Array[]) => Promise<void> | void;
   /** What the prompt store hands out for every prompt (its cache gives one shared array per prompt). */
   prompt?: Int16Array;
-  /** Where a response recording is said to be. */
-  recordingLocation?: string;
 }
 
 /** A CallMedia on `engine` whose collaborators are stand-ins that tell `hooks` what they are told. */
@@ -41,7 +39,7 @@ export function standInCallMedia(engine: MediaEngine, hooks: StandInHooks = {}):
     operationStarted: () => {},
     tonePressed: (p: Participant, tone: Tone) => hooks.tone?.(p, tone),
   } as unknown as CallService;
-  const reserved = { id: 'rec-1', location: hooks.recordingLocation ?? 'http://127.0.0.1:1/recordings/responses/rec-1' };
+  const reserved = { id: 'rec-1', location: 'http://127.0.0.1:1/recordings/responses/rec-1' };
   const recordings = {
     reserve: () => reserved,
     write: async (_r: unknown, chunks: readonly Int16Array[]) => {
