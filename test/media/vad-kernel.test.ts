@@ -213,15 +213,17 @@ test('digital silence before and after sound: the at-rest shortcut, and rest wit
   }
 });
 
+// Every number a band keeps but its rings' positions (which hold one value throughout at the fixed
+// point): level, smoothed level, floor, excursion, windows' lows, power, fills, flags.
+const BAND = [0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21];
+/** Those numbers of both bands, as they lie in the detector's state (read after snapshot(), whose getters bring it up to date). */
+function bands(d: SpeechDetector): number[] {
+  const { mem, at } = internals(d);
+  const words = (d as unknown as { p: { words: number } }).p.words;
+  return [22, 22 + words].flatMap((b) => BAND.map((k) => mem.f64[at + b + k]!));
+}
+
 test('long digital silence: the bands at their fixed point skip their bookkeeping, and a frame known silent is not looked at, with the same results', async () => {
-  // Every number a band keeps but its rings' positions (which hold one value throughout at the fixed
-  // point): level, smoothed level, floor, excursion, windows' lows, power, fills, flags.
-  const BAND = [0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21];
-  const bands = (d: SpeechDetector): number[] => {
-    const { mem, at } = internals(d);
-    const words = (d as unknown as { p: { words: number } }).p.words;
-    return [22, 22 + words].flatMap((b) => BAND.map((k) => mem.f64[at + b + k]!));
-  };
   const s = await speech();
   for (const opts of [{}, { kernel: false }, { longSteadyMs: 0, hangoverMs: 300 }, { riseIdleDbPerS: 0, minSpeechDbfs: -90 }]) {
     const fast = new SpeechDetector(opts);
@@ -260,6 +262,78 @@ test('long digital silence: the bands at their fixed point skip their bookkeepin
   // a band that could call −100 dBFS speech-like has no fixed point: never skipped
   const d = new SpeechDetector({ minSpeechDbfs: -100 });
   assert.equal((d as unknown as { p: { restFrames: number } }).p.restFrames, 2 ** 30);
+});
+
+test('digital silence after reset() only counts time until a frame is not silent, with the same results', async () => {
+  const s = await speech();
+  const fresh = (d: SpeechDetector) => (d as unknown as { fresh: number }).fresh;
+  const compare = (fast: SpeechDetector, full: SpeechDetector, a0: boolean, b0: boolean, what: string) => {
+    // (then the frames of silence in a row: D_QUIET)
+    const a = [...snapshot(fast, a0), ...bands(fast), internals(fast).mem.f64[internals(fast).at + 21]];
+    const b = [...snapshot(full, b0), ...bands(full), internals(full).mem.f64[internals(full).at + 21]];
+    for (let i = 0; i < a.length; i++) {
+      if (!Object.is(a[i], b[i])) assert.fail(`${what}: value ${i} (${FIELDS[i] ?? 'band'}) is ${a[i]} counted, ${b[i]} processed`);
+    }
+  };
+  for (const opts of [{}, { kernel: false }, { longSteadyMs: 0, hangoverMs: 300 }, { steadyMs: 400, fallMs: 300 }]) {
+    // counts of silent frames around each rule's window and the bands' fixed point (55 frames by
+    // default), and well past it (the excursions' decay)
+    for (const quiet of [0, 1, 2, 11, 12, 13, 49, 50, 51, 54, 55, 56, 57, 100, 160, 400]) for (const read of [false, true]) {
+      const what = `${JSON.stringify(opts)}, ${quiet} silent frames${read ? ', read' : ''}`;
+      const fast = new SpeechDetector(opts);
+      const full = new SpeechDetector({ ...opts, restShortcut: false });
+      // a line with a past (noise, speech), so that reset() has something to clear
+      const past = s.subarray(0, FS);
+      const noise = toInt16(scaled(-45, pinkNoise(FS, 31)));
+      for (const x of [noise, past]) {
+        for (let at = 0; at + FRAME <= x.length; at += FRAME) {
+          fast.process(x.subarray(at, at + FRAME));
+          full.process(x.subarray(at, at + FRAME));
+        }
+      }
+      fast.reset();
+      full.reset();
+      const zero = new Int16Array(FRAME);
+      for (let n = 0; n < quiet; n++) {
+        // (as a job does: reset() when it starts, restart() when its recording does)
+        if (n === quiet >> 1) {
+          fast.restart();
+          full.restart();
+        }
+        // told it is silent, or left to look, in turn
+        const a = fast.process(zero, n % 2 === 0);
+        const b = full.process(zero);
+        for (const k of ['speaking', 'speechSeen', 'frameActive', 'frames', 'nowMs', 'lastSpeechStartMs', 'lastSpeechEndMs', 'silenceMs'] as const) {
+          assert.equal(fast[k], full[k], `${what}, frame ${n}: ${k}`);
+        }
+        assert.equal(a, b, `${what}, frame ${n}: process()`);
+      }
+      assert.equal(fresh(fast), quiet, `${what}: counted, not yet applied`);
+      // read in the silence (the getters bring the state up to date), or not
+      if (read) compare(fast, full, fast.speaking, full.speaking, `${what}, at its end`);
+      // the first frame of sound brings the state up to date, then processes the frame
+      const x = s.subarray(2 * FS, 3 * FS);
+      for (let at = 0, n = 0; at + FRAME <= x.length; at += FRAME, n++) {
+        const frame = x.subarray(at, at + FRAME);
+        compare(fast, full, fast.process(frame), full.process(frame), `${what}, then speech frame ${n}`);
+        assert.equal(fresh(fast), -1);
+      }
+    }
+    // read in the silence (a getter brings the state up to date), then silent on: the same as well
+    const fast = new SpeechDetector(opts);
+    const full = new SpeechDetector({ ...opts, restShortcut: false });
+    const zero = new Int16Array(FRAME);
+    for (let n = 0; n < 120; n++) {
+      const a = fast.process(zero, true);
+      const b = full.process(zero);
+      if (n === 30 || n === 70) compare(fast, full, a, b, `${JSON.stringify(opts)}, read at silent frame ${n}`);
+    }
+    compare(fast, full, fast.process(s.subarray(0, FRAME)), full.process(s.subarray(0, FRAME)), `${JSON.stringify(opts)}, speech after 120 silent frames read twice`);
+  }
+  // bands without a fixed point never count: they process every frame
+  const d = new SpeechDetector({ minSpeechDbfs: -100 });
+  d.process(new Int16Array(FRAME), true);
+  assert.equal(fresh(d), -1);
 });
 
 test('detectors sharing the kernel, interleaved frame by frame, each stay exact', () => {

@@ -133,11 +133,13 @@ const KERNEL_BASE = 4096;
 interface StateMemory {
   f64: Float64Array;
   f32: Float32Array;
+  /** (for copying a state bit for bit: see SpeechDetector.settle) */
+  i32: Int32Array;
 }
 
 /** Views of all of `buffer` (every StateMemory is made here, so they share one shape). */
 function stateMemory(buffer: ArrayBuffer): StateMemory {
-  return { f64: new Float64Array(buffer), f32: new Float32Array(buffer) };
+  return { f64: new Float64Array(buffer), f32: new Float32Array(buffer), i32: new Int32Array(buffer) };
 }
 
 /**
@@ -160,6 +162,7 @@ class VadKernel {
       const views = stateMemory(mem);
       this.state.f64 = views.f64;
       this.state.f32 = views.f32;
+      this.state.i32 = views.i32;
     });
     this.frame = new Int16Array(this.slots.buffer, 0, KERNEL_FRAME);
     this.state = stateMemory(this.slots.buffer);
@@ -475,6 +478,43 @@ function commitBand(p: BandParams, s64: Float64Array, v: number, longBackground:
   return active;
 }
 
+/**
+ * Both bands' bookkeeping for a frame whose powers are at V_POWER: floors, excursions, the
+ * stationarity rules. Returns whether the frame is speech-like.
+ */
+function stepBands(p: BandParams, s64: Float64Array, s32: Float32Array, mid: number, high: number, speaking: boolean): boolean {
+  measureBand(p, s64, s32, mid, speaking);
+  measureBand(p, s64, s32, high, speaking);
+  const longBackground = s64[mid + V_LONG_STEADY] !== 0;
+  const midActive = commitBand(p, s64, mid, longBackground, speaking);
+  const highActive = commitBand(p, s64, high, longBackground, speaking);
+  return midActive || highActive;
+}
+
+/**
+ * The bands' state (both bands, as 32-bit words) after 0, 1, … restFrames frames of digital
+ * silence from reset(), for detectors with these parameters (see SpeechDetector.settle): computed
+ * once, by the same steps a detector takes. Null for bands without a fixed point.
+ */
+const QUIET_STATES = new WeakMap<BandParams, Int32Array>();
+function quietStates(p: BandParams): Int32Array | null {
+  if (p.restFrames === REST_NEVER) return null;
+  let table = QUIET_STATES.get(p);
+  if (table !== undefined) return table;
+  const buffer = new ArrayBuffer(16 * p.words);
+  const s64 = new Float64Array(buffer), s32 = new Float32Array(buffer), i32 = new Int32Array(buffer);
+  resetBand(p, s64, 0);
+  resetBand(p, s64, p.words);
+  table = new Int32Array((p.restFrames + 1) * i32.length);
+  table.set(i32, 0);
+  for (let k = 1; k <= p.restFrames; k++) {
+    stepBands(p, s64, s32, 0, p.words, false); // (V_POWER: 0 in both bands, as reset left it)
+    table.set(i32, k * i32.length);
+  }
+  QUIET_STATES.set(p, table);
+  return table;
+}
+
 export class SpeechDetector {
   readonly frameSamples: number;
   readonly frameMs: number;
@@ -499,6 +539,7 @@ export class SpeechDetector {
   frameActive = false;
   /** Share (0…1) of the last frame's energy (DC removed) that lies in 300–3400 Hz. */
   get bandShare(): number {
+    this.settle();
     return this.mem.f64[this.at + D_BAND_SHARE]!;
   }
 
@@ -519,6 +560,13 @@ export class SpeechDetector {
    */
   private readonly mem: StateMemory;
   private readonly at: number;
+  /** quietStates() of its parameters (null: its bands have no fixed point). */
+  private readonly quiet: Int32Array | null;
+  /**
+   * Frames of digital silence heard since reset() and not yet applied to its state, while every
+   * frame since has been silent; −1 once a frame was not (the state is then up to date). See settle().
+   */
+  private fresh = -1;
 
   // --- detector state ---
   private activeHist = 0; // bit i = frame (now − i) was speech-like
@@ -561,6 +609,7 @@ export class SpeechDetector {
       riseSpeech: ((opts.riseSpeechDbPerS ?? 0.5) * this.frameMs) / 1000,
     }, opts.restShortcut ?? true));
     this.p = params;
+    this.quiet = quietStates(params);
     const bytes = 8 * (D_COUNT + 2 * params.words);
     // a slot in the kernel's memory, unless it cannot grow any more (then this one runs in JavaScript)
     const slot = this.kernel ? KERNEL!.slots.alloc(this, bytes) : -1;
@@ -602,6 +651,7 @@ export class SpeechDetector {
   /** Back to the initial state: counters, floors, filters; as if new. */
   reset(): void {
     this.restart();
+    this.fresh = this.quiet !== null ? 0 : -1;
     const s64 = this.mem.f64, at = this.at;
     s64[at + D_BAND_SHARE] = 0;
     s64[at + D_QUIET] = 0;
@@ -613,18 +663,22 @@ export class SpeechDetector {
 
   /** Level of the last frame in 300–3400 Hz, dBFS (0 dBFS = full-scale sine). */
   get levelDb(): number {
+    this.settle();
     return this.mem.f64[this.at + D_COUNT + V_LEVEL]!;
   }
   /** Noise-floor estimate in 300–3400 Hz, dBFS. */
   get noiseFloorDb(): number {
+    this.settle();
     return this.mem.f64[this.at + D_COUNT + V_FLOOR]!;
   }
   /** Level of the last frame in 3400–8000 Hz, dBFS. */
   get highLevelDb(): number {
+    this.settle();
     return this.mem.f64[this.at + D_COUNT + this.p.words + V_LEVEL]!;
   }
   /** Noise-floor estimate in 3400–8000 Hz, dBFS. */
   get highNoiseFloorDb(): number {
+    this.settle();
     return this.mem.f64[this.at + D_COUNT + this.p.words + V_FLOOR]!;
   }
 
@@ -639,7 +693,41 @@ export class SpeechDetector {
 
   /** See FrameSource.warm (media/MediaFormat): the object, and its state's numbers. */
   warm(): number {
-    return this.mem.f64[this.at + D_COUNT]! + this.frames;
+    return this.fresh >= 0 ? this.frames : this.mem.f64[this.at + D_COUNT]! + this.frames;
+  }
+
+  /**
+   * Applies the silent frames heard since reset() (`fresh`) to its state. From reset(), frames of
+   * digital silence take every detector with the same parameters through the same states, which
+   * quietStates() holds, up to the bands' fixed point (restFrames); past it only the excursions
+   * decay (see process()). So such frames (a silent caller during the prompt, the beep and the
+   * time to answer) only count time, and the state is written once, from the table, when a frame
+   * is not silent or something reads it: its lines stay out of the caches meanwhile. The same
+   * state, bit for bit, as processing each frame (test/media/vad-kernel.test.ts).
+   */
+  private settle(): void {
+    const k = this.fresh;
+    if (k < 0) return;
+    this.fresh = -1;
+    const p = this.p, s64 = this.mem.f64, i32 = this.mem.i32, at = this.at;
+    const table = this.quiet!;
+    const mid = at + D_COUNT, high = mid + p.words;
+    const n = 4 * p.words; // 32-bit words of both bands
+    for (let i = 0, from = Math.min(k, p.restFrames) * n, to = 2 * mid; i < n; i++) i32[to + i] = table[from + i]!;
+    // past the fixed point: process()'s rest branch (never speaking: nothing was heard)
+    for (let j = p.restFrames; j < k && s64[mid + V_LONG_STEADY] !== 0; j++) {
+      const em = s64[mid + V_EXCURSION]!, eh = s64[high + V_EXCURSION]!;
+      if (em === 0 && eh === 0) break; // (and so they stay)
+      s64[mid + V_EXCURSION] = Math.max(0, em - EXCURSION_DOWN);
+      s64[high + V_EXCURSION] = Math.max(0, eh - EXCURSION_DOWN);
+    }
+    s64[at + D_QUIET] = k;
+    if (k > 0) {
+      // what a silent frame leaves in the energies (reset() does not clear them)
+      s64[at + D_ENERGY] = 0;
+      s64[at + D_ENERGY + 1] = 0;
+      s64[at + D_ENERGY + 2] = 0;
+    }
   }
 
   /**
@@ -648,6 +736,19 @@ export class SpeechDetector {
    */
   process(frame: Int16Array, silent = false): boolean {
     if (frame.length !== this.frameSamples) throw new RangeError(`frame of ${frame.length} samples, expected ${this.frameSamples}`);
+    if (this.fresh >= 0) {
+      if (silent || allZero(frame, this.frameSamples)) {
+        // Digital silence since reset(): only time passes (see settle()). Nothing is speech-like,
+        // so the onset/hangover state below stays as reset() or restart() left it.
+        this.fresh++;
+        const frameEnd = (this.frames + 1) * this.frameMs;
+        this.frames++;
+        this.nowMs = frameEnd;
+        this.frameActive = false;
+        return false;
+      }
+      this.settle();
+    }
     const mem = this.mem;
     const s64 = mem.f64, s32 = mem.f32, at = this.at;
     filterFrame(frame, silent, this.frameSamples, this.kernel, s64, at);
@@ -676,12 +777,7 @@ export class SpeechDetector {
     } else {
       s64[mid + V_POWER] = eMid * inv;
       s64[high + V_POWER] = eHigh * inv;
-      measureBand(p, s64, s32, mid, speaking);
-      measureBand(p, s64, s32, high, speaking);
-      const longBackground = s64[mid + V_LONG_STEADY] !== 0;
-      const midActive = commitBand(p, s64, mid, longBackground, speaking);
-      const highActive = commitBand(p, s64, high, longBackground, speaking);
-      active = midActive || highActive;
+      active = stepBands(p, s64, s32, mid, high, speaking);
     }
     this.frameActive = active;
 
