@@ -651,13 +651,16 @@ export class SpeechDetector {
   /** Back to the initial state: counters, floors, filters; as if new. */
   reset(): void {
     this.restart();
-    this.fresh = this.quiet !== null ? 0 : -1;
     const s64 = this.mem.f64, at = this.at;
     s64[at + D_BAND_SHARE] = 0;
     s64[at + D_QUIET] = 0;
     s64.fill(0, at, at + 15);
-    resetBand(this.p, s64, at + D_COUNT);
-    resetBand(this.p, s64, at + D_COUNT + this.p.words);
+    if (this.quiet !== null) {
+      this.fresh = 0; // (the bands are written by settle(), from the table's first entry on)
+    } else {
+      resetBand(this.p, s64, at + D_COUNT);
+      resetBand(this.p, s64, at + D_COUNT + this.p.words);
+    }
   }
 
 
