@@ -461,6 +461,14 @@ describe('ssrf', () => {
     assert.equal(custom.decide(null, '10.9.9.9').allowed, false);
     assert.equal(custom.decide(null, '192.168.3.4').allowed, false);
     assert.match(g.decide(null, '169.254.169.254').rule, /cloud metadata/);
+    // IPv4 embedded in IPv6 (NAT64, IPv4-translated, IPv4-compatible, 6to4): checked as that address too
+    for (const ip of ['64:ff9b::a9fe:a9fe', '64:ff9b::169.254.169.254', '::ffff:0:a9fe:a9fe', '::a9fe:a9fe', '2002:a9fe:a9fe::1']) {
+      const d = g.decide(null, ip);
+      assert.equal(d.allowed, false, ip);
+      assert.match(d.rule, /cloud metadata .*169\.254\.169\.254 embedded in/, ip);
+    }
+    for (const ip of ['64:ff9b::808:808', '2002:808:808::1', '::1']) assert.equal(g.decide(null, ip).allowed, true, ip);
+    assert.equal(custom.decide(null, '64:ff9b::a09:909').allowed, false); // 10.9.9.9, denied by the configured 10.0.0.0/8
   });
 
   test('the guard throws SsrfError before resolving a denied name', async () => {

@@ -303,6 +303,10 @@ test('write → parse round trip, and tolerated variations (chunk order, odd chu
   const streamed = mono.slice();
   new DataView(streamed.buffer).setUint32(40, 0xffffffff, true);
   assert.deepEqual(parseWav(streamed).samples, x);
+  // and SoX writing to a pipe leaves 0x7FFFF000 in both sizes
+  new DataView(streamed.buffer).setUint32(40, 0x7ffff000, true);
+  new DataView(streamed.buffer).setUint32(4, 0x7ffff000 + 36, true);
+  assert.deepEqual(parseWav(streamed).samples, x);
   // other output rates on request
   assert.equal(parseWav(mono, { sampleRate: 8000 }).samples.length, 8000);
 });

@@ -149,8 +149,9 @@ export function readWavFormat(bytes: Uint8Array): WavFormat {
     } else if (id === 'data') {
       dataOff = body;
       const avail = bytes.length - body;
-      if (size === 0xffffffff || (size === 0 && avail > 0 && dv.getUint32(4, true) === 0)) {
-        // Writers that stream (stdout, pipes) leave 0xFFFFFFFF or 0 as a placeholder size.
+      if (size === 0xffffffff || (size === 0x7ffff000 && size > avail) || (size === 0 && avail > 0 && dv.getUint32(4, true) === 0)) {
+        // Writers that stream (stdout, pipes) leave a placeholder size: 0xFFFFFFFF, 0, or SoX's
+        // 0x7FFFF000 (as `sox … -t wav -` writes it).
         dataLen = avail;
       } else if (size > avail) {
         throw new WavError('truncated', `data chunk declares ${size} bytes, ${avail} present`);

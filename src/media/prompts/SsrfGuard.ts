@@ -15,7 +15,11 @@
  *      unspecified address ::, multicast (224.0.0.0/4, ff00::/8) and broadcast 255.255.255.255;
  *   4. anything else → allowed, loopback and private ranges included (Telegraph runs on laptops
  *      and inside private networks).
- * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are checked as the IPv4 address they reach.
+ * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are checked as the IPv4 address they reach. An IPv6
+ * address that carries an IPv4 address in one of the standard embeddings (NAT64 64:ff9b::/96,
+ * IPv4-translated ::ffff:0:a.b.c.d, IPv4-compatible ::a.b.c.d, 6to4 2002:aabb:ccdd::/48) is
+ * checked as itself and as that IPv4 address, and refused if either is: on a network with NAT64 or
+ * a 6to4 relay, 64:ff9b::a9fe:a9fe reaches 169.254.169.254.
  *
  * Entries: "10.0.0.0/8", "fd00::/8", "127.0.0.2", "::1", "prompts.example.com", or
  * "*.example.com" (any name below example.com, not example.com itself). Host-name entries match
@@ -110,6 +114,21 @@ function parseIp(text: string): IP | null {
   }
 }
 
+/**
+ * The IPv4 address an IPv6 address carries in a standard embedding (see the header), or null.
+ * (IPv4-mapped ::ffff:a.b.c.d never gets here: parseIp() turns it into the IPv4 address.)
+ */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | null {
+  const p = ip.parts; // eight 16-bit groups
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
+  const zeros = (from: number, to: number) => p.slice(from, to).every((x) => x === 0);
+  if (p[0] === 0x64 && p[1] === 0xff9b && zeros(2, 6)) return v4(p[6]!, p[7]!); // NAT64 64:ff9b::/96
+  if (zeros(0, 4) && p[4] === 0xffff && p[5] === 0) return v4(p[6]!, p[7]!); // IPv4-translated
+  if (zeros(0, 6) && (p[6] !== 0 || p[7]! > 1)) return v4(p[6]!, p[7]!); // IPv4-compatible (not :: nor ::1)
+  if (p[0] === 0x2002) return v4(p[1]!, p[2]!); // 6to4
+  return null;
+}
+
 /** Parses one allow/deny entry; throws an Error saying why when it is not one. */
 export function parsePolicyEntry(text: string, label?: string): Entry {
   const raw = String(text).trim();
@@ -202,6 +221,14 @@ export class SsrfGuard {
     const name = host === null ? null : normalizeHost(host);
     const ip = address === null ? null : parseIp(address);
     if (address !== null && !ip) return { allowed: false, rule: `not a valid IP address ("${address}")` };
+    const d = this.decideOne(name, ip);
+    const inner = ip !== null && ip.kind() === 'ipv6' ? embeddedIPv4(ip as ipaddr.IPv6) : null;
+    if (!d.allowed || inner === null) return d;
+    const di = this.decideOne(name, inner);
+    return di.allowed ? d : { allowed: false, rule: `${di.rule} (the IPv4 address ${inner.toString()} embedded in ${address})` };
+  }
+
+  private decideOne(name: string | null, ip: IP | null): Decision {
     for (const e of this.deny) {
       if (matches(e, name, ip)) return { allowed: false, rule: `refused by the configured deny entry "${e.text}"` };
     }
