@@ -119,10 +119,14 @@ interface MediaJob {
   op: Operation;
   kind: 'play' | 'record' | 'dtmf' | 'recognize';
   start(): void;
+  /** Set by startHead(): a job starts once, however many starts were scheduled for its queue. */
+  started?: boolean;
   /** Stops it (running or queued) as cancelled. */
   cancel(): void;
   /** For record and recognize jobs: a tone was pressed by someone else in the call. */
   tone?(tone: Tone, from: Participant): void;
+  /** For jobs aimed at one participant: a participant left the call (its audio is gone already). */
+  left?(p: Participant): void;
 }
 
 export class CallMedia {
@@ -248,6 +252,11 @@ export class CallMedia {
     this.ears.get(p)?.player.cancelAll();
     this.ears.delete(p);
     this.holdMusic.delete(p);
+    // A running job aimed at this participant ends now: it would wait for its audio for ever, and
+    // the jobs queued behind it with it.
+    for (const other of p.call.participants.values()) {
+      if (other.endpoint.kind === 'app') this.queues.get(other.endpoint.leg)?.[0]?.left?.(p);
+    }
     const session = this.sessions.get(p.call);
     if (!session) return;
     session.removeLeg(party.leg);
@@ -299,7 +308,11 @@ export class CallMedia {
 
   private startHead(leg: AppLeg): void {
     const job = this.queues.get(leg)?.[0];
-    if (!job || job.op.done) return;
+    // Two starts can be pending for one head: the queue emptied and refilled in the same turn
+    // (cancelMediaProcessing then a new operation, or a barge-in as the head ended) schedules one
+    // for the new head while the old head's end scheduled another.
+    if (!job || job.op.done || job.started) return;
+    job.started = true;
     job.start();
   }
 
@@ -411,7 +424,6 @@ export class CallMedia {
           kind: 'dtmf', keys, toneMs: DTMF_TONE_MS, gapMs: delayBetweenTonesMs,
           onDone: (ok) => {
             if (ok) this.finish(leg, job, 'completed', Results.success(), 'completedSuccessfully');
-            else if (to && !to.connected) this.finish(leg, job, 'failed', { code: 400, subcode: 8509, message: 'The participant the tones were sent to left the call.' }, 'unknown');
           },
         };
         player = to ? (this.ear(to)?.player ?? null) : this.voice(leg);
@@ -420,6 +432,11 @@ export class CallMedia {
           return;
         }
         player.enqueue(item);
+      },
+      left: (p) => {
+        if (p !== to || op.done) return;
+        if (item && player) player.cancel(item);
+        this.finish(leg, job, 'failed', { code: 400, subcode: 8509, message: 'The participant the tones were sent to left the call.' }, 'unknown');
       },
       cancel: () => {
         if (item && player) player.cancel(item);
@@ -455,6 +472,7 @@ export class CallMedia {
     };
     const end = (status: 'completed' | 'failed', result: ResultInfo, reason: string) => {
       clear();
+      prompting = false;
       collecting = false;
       for (const { player, item } of placed) player.cancel(item);
       this.finish(leg, job, status, result, reason);
@@ -519,6 +537,9 @@ export class CallMedia {
           return;
         }
         arm(params.interToneTimeoutSeconds, () => Results.recognizeInterToneTimeout(params.interToneTimeoutSeconds), 'interToneTimeout');
+      },
+      left: (p) => {
+        if (p === params.target && !op.done) end('failed', { code: 400, subcode: 8509, message: 'The target participant left the call.' }, 'unknown');
       },
       cancel: () => {
         prompting = false;

@@ -38,12 +38,13 @@ export const RECORD_DEFAULTS: RecordParams = {
   clientContext: null,
 };
 
-/** `write` stands for the recordings store's write (by default it counts and resolves at once). */
-export function callMediaBench(opts: { write?: () => Promise<void> } = {}): CallMediaBench {
+/** `write` stands for the recordings store's write (by default it counts and resolves at once); `prompt` is every prompt's audio (none by default). */
+export function callMediaBench(opts: { write?: () => Promise<void>; prompt?: Int16Array } = {}): CallMediaBench {
   const engine = new MediaEngine(null);
   const completed: Operation[] = [];
   const bench = { completed, recordedSamples: 0 } as CallMediaBench;
   const media = standInCallMedia(engine, {
+    prompt: opts.prompt,
     done: (_leg, op) => completed.push(op),
     write: async (chunks) => {
       for (const c of chunks) bench.recordedSamples += c.length;

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Player } from '../../src/media/Player.ts';
+import { DtmfDetector } from '../../src/media/dtmf/DtmfDetector.ts';
 import { FRAME_SAMPLES } from '../../src/media/MediaFormat.ts';
 import { NoiseSound, ToneSound, sineTone, whiteNoise } from '../../src/media/Tones.ts';
 
@@ -154,4 +155,46 @@ test('player: a generated sound (tone, noise) plays the samples its whole render
   const long = new ToneSound(440, 600_000);
   assert.equal(long.samples, 9_600_000);
   assert.ok(Object.values(long).every((v) => typeof v === 'number'), 'numbers only, no buffer');
+});
+
+test('player: dtmf items back to back are separate presses: one after another starts with its gap (none after other items)', () => {
+  const TONE_MS = 100; // five whole frames: each item's last tone ends on a frame's end
+  for (const idleFrames of [0, 1]) {
+    for (const gapMs of [60, 100]) {
+      const player = new Player();
+      const detector = new DtmfDetector();
+      const out = new Int16Array(FRAME_SAMPLES);
+      const tones: boolean[] = [];
+      let keys = '';
+      const play = () => {
+        while (player.read(out)) {
+          keys += detector.process(out);
+          tones.push(out.some((v) => v !== 0));
+        }
+        for (let i = 0; i < idleFrames; i++) {
+          out.fill(0);
+          keys += detector.process(out);
+          tones.push(false);
+        }
+      };
+      player.enqueue({ kind: 'dtmf', keys: '1', toneMs: TONE_MS, gapMs });
+      play();
+      player.enqueue({ kind: 'dtmf', keys: '1', toneMs: TONE_MS, gapMs });
+      play();
+      for (let i = 0; i < 10; i++) keys += detector.process(new Int16Array(FRAME_SAMPLES));
+      assert.equal(keys, '11', `idle ${idleFrames}, gap ${gapMs}`);
+      // the silence between the two tones: at least the gap
+      const first = tones.indexOf(false), second = tones.indexOf(true, first);
+      assert.ok((second - first) * 20 >= gapMs, `idle ${idleFrames}, gap ${gapMs}: ${(second - first) * 20} ms`);
+    }
+  }
+  // after another item, no pause: the keys start at once
+  const player = new Player();
+  const out = new Int16Array(FRAME_SAMPLES);
+  player.enqueue({ kind: 'dtmf', keys: '1', toneMs: TONE_MS, gapMs: 100 });
+  player.enqueue({ kind: 'buffer', samples: ramp(FRAME_SAMPLES) });
+  player.enqueue({ kind: 'dtmf', keys: '2', toneMs: TONE_MS, gapMs: 100 });
+  for (let i = 0; i < 6; i++) player.read(out);
+  assert.equal(player.read(out), true);
+  assert.ok(out.some((v) => v !== 0), 'the keys after a buffer start in its next frame');
 });

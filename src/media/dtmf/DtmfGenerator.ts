@@ -128,6 +128,11 @@ export class DtmfGenerator {
     }
   }
 
+  /** Owes at least `ms` of silence before the next tone (added to nothing already owed: the longer counts). */
+  pause(ms: number): void {
+    this.gapLeft = Math.max(this.gapLeft, Math.round((ms * this.sampleRate) / 1000));
+  }
+
   /** Drops queued keys and stops the current tone at once. */
   clear(): void {
     this.qLen = 0;
