@@ -247,7 +247,12 @@ export class CallMedia {
     if (!party) return;
     this.parties.delete(p);
     for (const o of this.legObservers) o.legDetached?.(p, party.leg);
-    if (p.endpoint.kind === 'app') this.cancelAll(p.endpoint.leg);
+    if (p.endpoint.kind === 'app') {
+      this.cancelAll(p.endpoint.leg);
+      // Its recordResponse recordings (those just cut short too) expire after the retention: the
+      // application's call has ended, whether or not the others stay in theirs.
+      this.recordings.callEnded(p.endpoint.leg.id);
+    }
     party.voice.cancelAll();
     this.ears.get(p)?.player.cancelAll();
     this.ears.delete(p);
@@ -265,10 +270,8 @@ export class CallMedia {
 
   callEnded(call: Call): void {
     for (const o of [...this.legObservers]) o.callEnded?.(call);
-    for (const p of call.participants.values()) this.detach(p);
+    for (const p of call.participants.values()) this.detach(p); // (each application's recordings expire from here)
     this.closeSession(call);
-    // Its recordResponse recordings (reserved when each began, so those cut short above too) expire after the retention.
-    this.recordings.callEnded(call.id);
   }
 
   private closeSession(call: Call): void {
@@ -558,6 +561,7 @@ export class CallMedia {
     let reserved: ReservedRecording | null = null;
     /** While a stopped recording is being written: reports its outcome at once (see job.cancel). */
     let settle: (() => void) | null = null;
+    const settleNow = (): void => settle?.();
 
     const stopRecording = (reason: string, result: ResultInfo, recorder: Recorder | null, keepFrames?: number) => {
       if (stopped) return;
@@ -623,7 +627,7 @@ export class CallMedia {
     const startRecording = () => {
       if (stopped || op.done) return;
       const recorder = new Recorder(listen.maxFrames);
-      reserved = this.recordings.reserve(leg.call.id);
+      reserved = this.recordings.reserve(leg.id); // (the application's own call: they expire when it ends)
       gate.restart();
       listen.recorder = recorder;
       job.tone = (tone) => {
@@ -633,6 +637,11 @@ export class CallMedia {
       };
       job.cancel = () => {
         if (settle) return settle(); // stopped already, being written: it ended as it ended
+        if (listen.ended !== null) {
+          // A timer ended it in this turn, its end not yet told: it ends as it ended, not as cancelled.
+          listen.endNow();
+          return settleNow();
+        }
         listen.done = true;
         stopRecording('operationCanceled', Results.operationCanceled(), recorder);
       };
@@ -708,6 +717,8 @@ export class CallMedia {
  */
 class ResponseListener implements FrameSink {
   done = false;
+  /** Why a timer ended the recording (told on the next turn, or at once by endNow()). */
+  ended: 'initialSilenceTimeout' | 'maxSilenceTimeout' | 'maxRecordDurationReached' | null = null;
   recorder: Recorder | null = null;
   frames = 0;
 
@@ -719,6 +730,11 @@ class ResponseListener implements FrameSink {
     /** Told once, on the next turn of the event loop, when a timer ends the recording. */
     private readonly end: (reason: 'initialSilenceTimeout' | 'maxSilenceTimeout' | 'maxRecordDurationReached', recorder: Recorder) => void,
   ) {}
+
+  /** Tells the timer's end now (the same call the next turn makes; the later one then does nothing). */
+  endNow(): void {
+    if (this.ended !== null && this.recorder !== null) this.end(this.ended, this.recorder);
+  }
 
   /** See FrameSource.warm (media/MediaFormat). */
   warm(): number {
@@ -741,6 +757,7 @@ class ResponseListener implements FrameSink {
       frames >= this.maxFrames ? 'maxRecordDurationReached' : null;
     if (reason !== null) {
       this.done = true;
+      this.ended = reason;
       setImmediate(this.end, reason, recorder);
     }
   }

@@ -50,3 +50,27 @@ test('a recording that cannot be stored fails its operation (500, unspecifiedErr
     b.media.callEnded(b.call);
   }
 });
+
+test('a recording a timer ended is reported with that reason when a cancel or the call end comes in the same turn', async () => {
+  for (const how of ['cancelMediaProcessing', 'callEnded'] as const) {
+    const b = callMediaBench();
+    try {
+      b.media.record(b.leg, { ...RECORD_DEFAULTS, initialSilenceTimeoutSeconds: 1, clientContext: how });
+      await nextTurn(); // the job starts
+      for (let i = 0; i < 49; i++) await b.step();
+      b.engine.tick(); // frame 50: 1 s of silence; the timer's end is told on the next turn
+      if (how === 'cancelMediaProcessing') b.media.cancelMediaProcessing(b.leg, null);
+      else b.media.callEnded(b.call);
+      if (how === 'callEnded') assert.equal(b.completed.length, 1, 'reported in the same turn as the end');
+      for (let i = 0; i < 5 && b.completed.length === 0; i++) await nextTurn();
+      const op = b.completed[0]!;
+      assert.deepEqual([op.status, op.completionReason, op.resultInfo?.code, op.resultInfo?.subcode], ['failed', 'initialSilenceTimeout', 400, 8510], how);
+      assert.equal(op.details.recordingLocation, 'http://127.0.0.1:1/recordings/responses/rec-1');
+      assert.equal(b.recordedSamples, 16000, `${how}: the second of silence recorded`);
+      await nextTurn();
+      assert.equal(b.completed.length, 1, 'once');
+    } finally {
+      b.media.callEnded(b.call);
+    }
+  }
+});

@@ -279,6 +279,7 @@ const PLAN: Record<string, Parameters<typeof setup>[0]> = {
   recordCancel: {},
   recordHangup: {},
   recordDelete: {},
+  recordLeaveGroup: { users: 2 },
   bargeIn: {},
   noBargeIn: {},
   recordHtml: {},
@@ -581,6 +582,23 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
       locateSpeech(samples, speech.short.samples, 'the message left before the end');
     });
   }
+
+  test('recordResponse: the bot leaving a group call that goes on → its recordings expire after the retention all the same', { timeout: 20_000 }, async () => {
+    const s = ready('recordLeaveGroup');
+    const op = await startOp(s, 'recordResponse', recordBody({ initialSilenceTimeoutInSeconds: 1, clientContext: 'leave-group' }));
+    const d = (await opEnded(s, op.id, 5000)).n.resourceData;
+    assert.equal(d.completionReason, 'initialSilenceTimeout');
+    assert.equal((await download(d.recordingLocation, d.recordingAccessToken)).status, 200);
+    const del = await h.request('DELETE', `/beta/communications/calls/${s.callId}`, { token: s.t.token });
+    assert.equal(del.status, 204);
+    await hook.waitForState(s.callId, 'terminated', 3000);
+    // the two users are still in their call with each other; the bot's call has ended
+    for (const u of s.users) {
+      const calls = await h.sim('GET', `/users/${u.id}/calls`);
+      assert.deepEqual(calls.body.value.map((c: { state: string }) => c.state), ['connected'], `${u.id} still in the call`);
+    }
+    await until('the recording to be deleted (retention 1 s)', 5000, async () => (await download(d.recordingLocation, d.recordingAccessToken)).status === 404);
+  });
 
   test('recordResponse with bargeInAllowed cancels the playing prompt and starts at once', { timeout: 20_000 }, async () => {
     const s = ready('bargeIn');
