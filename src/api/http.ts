@@ -146,3 +146,33 @@ export function buildHttp(log: Logger, bodyLimit: number): FastifyInstance {
   });
   return app;
 }
+
+/** One range of bytes, `end` inclusive; without `end`, to the last byte. */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+/**
+ * An HTTP Range header of one range: `bytes=a-b`, `bytes=a-`, or `bytes=-n` (the last n bytes, when the
+ * size is known). Anything else — malformed (SDK 1.5.1 sends `bytes=undefined`), several ranges, an
+ * end before the start — is ignored: the whole content is served (200), as HTTP allows.
+ */
+export function parseRange(header: string | undefined, totalSize: number | null): ByteRange | null {
+  if (!header) return null;
+  const h = header.trim();
+  let m = /^bytes=(\d+)-(\d*)$/i.exec(h);
+  if (m) {
+    const start = Number(m[1]);
+    const end = m[2] ? Number(m[2]) : undefined;
+    if (!Number.isSafeInteger(start) || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) return null;
+    return end === undefined ? { start } : { start, end };
+  }
+  m = /^bytes=-(\d+)$/i.exec(h);
+  if (m && totalSize !== null) {
+    const n = Number(m[1]);
+    if (!Number.isSafeInteger(n) || n === 0 || totalSize === 0) return null;
+    return { start: Math.max(0, totalSize - n) };
+  }
+  return null;
+}

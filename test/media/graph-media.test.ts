@@ -462,6 +462,24 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     assert.equal((await download(otherEnd.n.resourceData.recordingLocation, d.recordingAccessToken)).status, 403);
     assert.equal((await download(d.recordingLocation, d.recordingAccessToken)).status, 200, 'still there while the call lasts');
 
+    // One byte range at a time, as a media player asks (206); past the end, 416.
+    const ranged = async (range: string) => {
+      const r = await fetch(d.recordingLocation, { headers: { authorization: `Bearer ${d.recordingAccessToken}`, range } });
+      return { status: r.status, contentRange: r.headers.get('content-range'), bytes: Buffer.from(await r.arrayBuffer()) };
+    };
+    const whole = Buffer.from(got.bytes);
+    const head = await ranged('bytes=0-43');
+    assert.equal(head.status, 206);
+    assert.equal(head.contentRange, `bytes 0-43/${whole.length}`);
+    assert.ok(head.bytes.equals(whole.subarray(0, 44)), 'the header, byte for byte');
+    const tail2 = await ranged('bytes=-100');
+    assert.equal(tail2.status, 206);
+    assert.ok(tail2.bytes.equals(whole.subarray(whole.length - 100)), 'the last 100 bytes');
+    const past = await ranged(`bytes=${whole.length}-`);
+    assert.equal(past.status, 416);
+    assert.equal(past.contentRange, `bytes */${whole.length}`);
+    assert.equal((await ranged('bytes=0-1,5-9')).status, 200, 'several ranges: the whole file');
+
     // After the call ends and the retention (1 s) passes, it is gone.
     const hangUp = Date.now();
     const del = await h.request('DELETE', `/beta/communications/calls/${s.callId}`, { token: s.t.token });

@@ -37,7 +37,8 @@ import {
   type StartRecordingOptions,
 } from '../../recording/CallRecordings.ts';
 import type { ChannelAffinity, RecordingChannelType, RecordingFormatType } from '../../recording/RecordingSession.ts';
-import { BlobStoreError, type BlobRange } from '../../storage/blob/BlobStore.ts';
+import { BlobStoreError } from '../../storage/blob/BlobStore.ts';
+import { parseRange } from '../http.ts';
 import { AcsError } from './AcsError.ts';
 import { AcsAuthenticator } from './AcsAuthenticator.ts';
 import { callbackUriProblem } from '../callbackUri.ts';
@@ -491,28 +492,4 @@ function contentError(err: any): AcsError {
   }
   if (typeof err?.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return new AcsError(err.statusCode, 'BadRequest', String(err.message));
   return AcsError.internal();
-}
-
-/**
- * An HTTP Range header of one range: `bytes=a-b`, `bytes=a-`, or `bytes=-n` (the last n bytes, when the
- * size is known). Anything else — malformed (SDK 1.5.1 sends `bytes=undefined`), several ranges, an
- * end before the start — is ignored: the whole content is served (200), as HTTP allows.
- */
-export function parseRange(header: string | undefined, totalSize: number | null): BlobRange | null {
-  if (!header) return null;
-  const h = header.trim();
-  let m = /^bytes=(\d+)-(\d*)$/i.exec(h);
-  if (m) {
-    const start = Number(m[1]);
-    const end = m[2] ? Number(m[2]) : undefined;
-    if (!Number.isSafeInteger(start) || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) return null;
-    return end === undefined ? { start } : { start, end };
-  }
-  m = /^bytes=-(\d+)$/i.exec(h);
-  if (m && totalSize !== null) {
-    const n = Number(m[1]);
-    if (!Number.isSafeInteger(n) || n === 0 || totalSize === 0) return null;
-    return { start: Math.max(0, totalSize - n) };
-  }
-  return null;
 }
