@@ -325,7 +325,7 @@ export class Telegraph {
       this.eventGrid.stop();
       this.outbox.stop();
       this.engine.stop();
-      this.recordings.close();
+      await this.recordings.close();
       const secure = this.httpsServer;
       const secureClosed = secure ? new Promise<void>((r) => secure.close(() => r())) : Promise.resolve();
       secure?.closeIdleConnections();

@@ -33,6 +33,8 @@ export interface SpeechGate {
   readonly silenceMs: number;
   /** Optional: see FrameSource.warm (media/MediaFormat). */
   warm?(): number;
+  /** Optional: its leg has gone; it gives back what it holds (see SpeechDetector.release). */
+  release?(): void;
 }
 
 /**
@@ -254,6 +256,9 @@ export class CallMedia {
       this.recordings.callEnded(p.endpoint.leg.id);
     }
     party.voice.cancelAll();
+    // (its kernel slot, now: left to the collector, kernel memory piles up as calls come and go;
+    // the DTMF listener's goes with the leg, see MediaLeg.close)
+    party.gate?.release?.();
     this.ears.get(p)?.player.cancelAll();
     this.ears.delete(p);
     this.holdMusic.delete(p);

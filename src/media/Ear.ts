@@ -5,10 +5,10 @@
 // there (the endpoint, its recorders, its DTMF listener). Sinks added to the leg after the Ear was
 // installed hear the plain mix. No allocation per frame.
 import { FRAME_SAMPLES, type FrameSink } from './MediaFormat.ts';
-import type { MediaLeg } from './MediaLeg.ts';
+import { remove, type MediaLeg, type SinkHolder } from './MediaLeg.ts';
 import { Player } from './Player.ts';
 
-export class Ear implements FrameSink {
+export class Ear implements SinkHolder {
   /** Audio for this participant only; mixed over the call (or alone while held). */
   readonly player = new Player();
   /** On hold: the call's mix is not heard (the player still is: hold music). */
@@ -56,6 +56,15 @@ export class Ear implements FrameSink {
   private forward(frame: Int16Array, silent: boolean): void {
     const sinks = this.sinks;
     for (let s = 0; s < sinks.length; s++) sinks[s]!.write(frame, silent);
+  }
+
+  dropSink(s: FrameSink): boolean {
+    return remove(this.sinks, s);
+  }
+
+  /** See FrameSink.release: the sinks it writes to are the leg's. */
+  release(): void {
+    for (const s of this.sinks) s.release?.();
   }
 
   /** Gives the leg its sinks back and drops whatever was queued for this participant. */

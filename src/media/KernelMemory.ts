@@ -4,7 +4,9 @@
 // the kernel can read without a copy, and lets every detector reach it through the same few view
 // objects, which stay in the caches (at 1,000 calls, each object a frame touches is a likely miss).
 //
-// A slot is freed when its owner is garbage-collected. Growing the memory detaches every view of
+// A slot is freed by its owner's release (when its call ends), or else when the owner is garbage-
+// collected: memory given back only by the collector piles up with call turnover, and the memory
+// cannot shrink (a slot on a free list serves the next detector). Growing the memory detaches every view of
 // it: `onGrow` remakes the owner's views, and `generation` tells holders of their own views.
 
 import { readFileSync } from 'node:fs';
@@ -19,7 +21,9 @@ export class KernelMemory {
   private top: number;
   /** Free slots by size in bytes. */
   private readonly free = new Map<number, number[]>();
-  private readonly registry = new FinalizationRegistry<readonly [at: number, bytes: number]>(([at, bytes]) => this.freeList(bytes).push(at));
+  private readonly registry = new FinalizationRegistry<readonly [at: number, bytes: number]>(([at, bytes]) => this.give(at, bytes));
+  /** Slots held now. */
+  inUse = 0;
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -33,7 +37,7 @@ export class KernelMemory {
     return this.memory.buffer;
   }
 
-  /** A slot of `bytes` for `owner` (byte offset, 64-aligned; freed when `owner` is collected), or −1 when the memory cannot grow. */
+  /** A slot of `bytes` for `owner` (byte offset, 64-aligned; see release()), or −1 when the memory cannot grow. */
   alloc(owner: object, bytes: number): number {
     const size = roundUp(bytes);
     let at = this.free.get(size)?.pop();
@@ -58,8 +62,22 @@ export class KernelMemory {
       at = this.top;
       this.top = top;
     }
-    this.registry.register(owner, [at, size]);
+    this.registry.register(owner, [at, size], owner);
+    this.inUse++;
     return at;
+  }
+
+  /**
+   * Gives back `owner`'s slot (`at`, of `bytes` as allocated) now, rather than when `owner` is
+   * collected. The owner must not touch the slot afterwards; a second release does nothing.
+   */
+  release(owner: object, at: number, bytes: number): void {
+    if (this.registry.unregister(owner)) this.give(at, roundUp(bytes));
+  }
+
+  private give(at: number, size: number): void {
+    this.freeList(size).push(at);
+    this.inUse--;
   }
 
   private freeList(size: number): number[] {

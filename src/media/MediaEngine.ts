@@ -52,6 +52,7 @@ export class MediaEngine {
 
   closeSession(s: MediaSession): void {
     s.closed = true;
+    for (const leg of s.legs) leg.close();
     const i = this.sessions.indexOf(s);
     if (i >= 0) this.sessions.splice(i, 1);
   }

@@ -28,6 +28,12 @@ export interface FrameSink {
   write(frame: Int16Array, silent: boolean): void;
   /** Optional: see FrameSource.warm. */
   warm?(): number;
+  /**
+   * Optional: the leg it listens on has gone (MediaLeg.close). It gives back now what it holds that
+   * the collector would give back late or never (a DTMF detector's slot in its kernel's memory),
+   * and stays safe to write to.
+   */
+  release?(): void;
 }
 
 /** A frame of silence, shared: never written. */

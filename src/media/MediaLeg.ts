@@ -6,6 +6,12 @@
 // they copy.
 import { FRAME_SAMPLES, SILENT_FRAME, type FrameSink, type FrameSource } from './MediaFormat.ts';
 
+/** A sink that took over a leg's sinks and writes to them itself (an Ear): see MediaLeg.takeSinks. */
+export interface SinkHolder extends FrameSink {
+  /** Stops writing to `s`; false if it does not hold it. */
+  dropSink(s: FrameSink): boolean;
+}
+
 export class MediaLeg {
   /** What the participant says this tick (read-only): `inbound`, a source's own view, or silence. */
   frame: Int16Array = SILENT_FRAME;
@@ -32,6 +38,8 @@ export class MediaLeg {
   private tap1: FrameSink | null = null;
   private sink0: FrameSink | null = null;
   private sink1: FrameSink | null = null;
+  /** The sink that took the others over (see takeSinks), if any. */
+  private holder: SinkHolder | null = null;
 
   constructor(readonly id: string) {}
 
@@ -62,14 +70,16 @@ export class MediaLeg {
     this.changed();
   }
 
+  /** Removes `s`, whether among the leg's sinks or among those a holder took over (see takeSinks). */
   removeSink(s: FrameSink): void {
-    remove(this.sinks as FrameSink[], s);
+    if (!remove(this.sinks as FrameSink[], s)) this.holder?.dropSink(s);
     this.changed();
   }
 
   /** Makes `s` the leg's only sink and returns the sinks it had (an Ear takes them over). */
-  takeSinks(s: FrameSink): FrameSink[] {
+  takeSinks(s: SinkHolder): FrameSink[] {
     const had = (this.sinks as FrameSink[]).splice(0, this.sinks.length, s);
+    this.holder = s;
     this.changed();
     return had;
   }
@@ -79,8 +89,20 @@ export class MediaLeg {
     const i = this.sinks.indexOf(s);
     if (i < 0) return false;
     (this.sinks as FrameSink[]).splice(i, 1, ...instead);
+    if (s === this.holder) this.holder = null;
     this.changed();
     return true;
+  }
+
+  /**
+   * The leg has gone (see MediaSession.removeLeg): its taps and sinks give back what they hold (see
+   * FrameSink.release). They are left in place: a late frame still finds them safe to write to.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.taps) t.release?.();
+    for (const s of this.sinks) s.release?.();
   }
 
   /** Keeps the first two of each list in fields (see the tick methods). */
@@ -154,7 +176,10 @@ function writeAll(first: FrameSink | null, second: FrameSink | null, list: reado
   for (let i = 2; i < list.length; i++) list[i]!.write(frame, silent);
 }
 
-function remove<T>(list: T[], x: T): void {
+/** Removes `x` from `list`; false if it was not there. */
+export function remove<T>(list: T[], x: T): boolean {
   const i = list.indexOf(x);
-  if (i >= 0) list.splice(i, 1);
+  if (i < 0) return false;
+  list.splice(i, 1);
+  return true;
 }

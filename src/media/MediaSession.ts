@@ -21,7 +21,7 @@ export class MediaSession {
   }
 
   removeLeg(leg: MediaLeg): void {
-    leg.closed = true;
+    leg.close();
     const i = this.legs.indexOf(leg);
     if (i >= 0) (this.legs as MediaLeg[]).splice(i, 1);
     this.changed();

@@ -153,13 +153,14 @@ export class ResponseRecordings {
   }
 
   private expire(e: Entry): void {
-    e.deleteTimer = setTimeout(() => this.delete(e.id), this.retentionMs);
+    e.deleteTimer = setTimeout(() => void this.delete(e.id), this.retentionMs);
     e.deleteTimer.unref();
   }
 
-  delete(id: string): void {
+  /** Deletes a recording now; the promise settles once its file is gone (never rejects). */
+  delete(id: string): Promise<void> {
     const e = this.entries.get(id);
-    if (!e) return;
+    if (!e) return Promise.resolve();
     if (e.deleteTimer) clearTimeout(e.deleteTimer);
     this.entries.delete(id);
     // never written: a read waiting for it ends (404), and a later write() is refused
@@ -168,12 +169,11 @@ export class ResponseRecordings {
     // after its write, so that a write still under way cannot leave the file behind; whether it
     // succeeded or not (a failed write may have left part of the file)
     const file = e.file;
-    if (file) {
-      void e.written
-        .catch(() => undefined)
-        .then(() => rm(file, { force: true }))
-        .catch(() => undefined); // (gone already: nothing to do)
-    }
+    if (!file) return Promise.resolve();
+    return e.written
+      .catch(() => undefined)
+      .then(() => rm(file, { force: true }))
+      .catch(() => undefined); // (gone already: nothing to do)
   }
 
   /** Reads a recording for a bearer token. Throws RecordingAccessError with the status to answer. */
@@ -199,8 +199,15 @@ export class ResponseRecordings {
     }
   }
 
-  close(): void {
-    for (const e of this.entries.values()) if (e.deleteTimer) clearTimeout(e.deleteTimer);
+  /**
+   * Shutdown: every recording is deleted, its file once any write under way has ended. They could
+   * not be read after a restart anyway (the tokens' key is this process's), and a caller's words
+   * should not stay on disk until the next start's cleanup. A write begun later is refused.
+   */
+  async close(): Promise<void> {
     for (const t of this.ended.values()) clearTimeout(t);
+    this.ended.clear();
+    this.byCall.clear();
+    await Promise.all([...this.entries.keys()].map((id) => this.delete(id)));
   }
 }

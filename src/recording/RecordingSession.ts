@@ -267,6 +267,13 @@ export class RecordingSession {
     leg.removeTap(p);
     leg.removeSink(this.endSink);
     p.leg = null;
+    this.dropDetector(p);
+  }
+
+  /** Its speech detector is no longer needed (made again if it is): its kernel slot goes back now. */
+  private dropDetector(p: Participant): void {
+    p.detector?.release();
+    p.detector = null;
   }
 
   pause(): void {
@@ -354,7 +361,7 @@ export class RecordingSession {
     if (this.freeChannels === 0) {
       if (this.heardSpeaking(p, frame)) {
         p.unrecorded = true;
-        p.detector = null;
+        this.dropDetector(p);
       }
       return;
     }
@@ -395,7 +402,7 @@ export class RecordingSession {
       if (this.owners[c] === null && reserved[c] === null) {
         this.owners[c] = p;
         p.channel = c;
-        p.detector = null;
+        this.dropDetector(p);
         this.freeChannels--;
         return;
       }

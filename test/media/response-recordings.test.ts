@@ -130,3 +130,35 @@ test('a recording reserved after its call ended is still deleted after the reten
     rr.close();
   }
 });
+
+test('close() (shutdown) deletes every recording\'s file, waiting for a write under way, and refuses a later write', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'telegraph-responses-'));
+  let finish!: () => void;
+  let hold = false;
+  // The third write is held until the test lets it go: close() must wait for it, then delete its file.
+  const slow = (file: string, parts: Uint8Array[]) =>
+    hold ? new Promise<void>((r) => (finish = r)).then(() => writeFile(file, parts)) : writeFile(file, parts);
+  const rr = new ResponseRecordings(dataDir, () => 'http://127.0.0.1:1', 60, 60_000, slow);
+  const dir = join(dataDir, 'recordings', 'responses');
+  try {
+    await rr.save('call-1', new Int16Array(16000).fill(7)); // its call still up
+    await rr.save('call-2', new Int16Array(16000).fill(7));
+    rr.callEnded('call-2'); // within its retention
+    hold = true;
+    const writing = rr.write(rr.reserve('call-3'), new Int16Array(16000).fill(7));
+    const unwritten = rr.reserve('call-4');
+    assert.equal(readdirSync(dir).length, 2);
+    let closed = false;
+    const closing = rr.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(closed, false, 'close() waits for the write under way');
+    finish();
+    await closing;
+    await writing;
+    assert.deepEqual(readdirSync(dir), [], 'no recording left on disk');
+    await assert.rejects(rr.write(unwritten, new Int16Array(320)), /not reserved/, 'a write after close() is refused');
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -232,7 +232,7 @@ class KernelHeap {
     return this.slots.generation;
   }
 
-  /** A slot for `owner` (freed when it is collected), or −1 when the memory cannot grow. */
+  /** A slot for `owner` (see KernelMemory.alloc), or −1 when the memory cannot grow. */
   tryAlloc(owner: object): number {
     return this.slots.alloc(owner, SLOT_BYTES);
   }
@@ -255,6 +255,8 @@ const KERNEL: KernelHeap | null = loadKernel('TELEGRAPH_DTMF_KERNEL', new URL('.
 
 /** Whether detectors use the WebAssembly kernel here (false: no WebAssembly SIMD, or TELEGRAPH_DTMF_KERNEL=0). */
 export const DTMF_KERNEL_AVAILABLE = KERNEL !== null;
+/** The kernel's memory, for tests and benchmarks that count its slots (null without the kernel). */
+export const DTMF_KERNEL_MEMORY: KernelMemory | null = KERNEL?.slots ?? null;
 
 const DBFS_AMP = 32767;
 /** Goertzel |X|² of a full-scale sine. */
@@ -367,7 +369,7 @@ export class DtmfDetector {
   private readonly strict: Limits;
   private readonly relaxed: Limits;
   private readonly durUnits: number;
-  private readonly kernel: boolean;
+  private kernel: boolean;
 
   // The small per-window arrays below are views of one buffer, `state` (see ST_*): a detector's
   // state then lies in a few cache lines, not in a score of separate allocations (at 1,000 calls,
@@ -380,7 +382,7 @@ export class DtmfDetector {
   // With the kernel, lin and buf are views of this detector's slot in the kernel's memory (`slot`,
   // a byte offset; −1 without): the JavaScript path works in them; the kernel keeps only the
   // history there (see feedKernel) and processes each frame in its shared work area.
-  private readonly slot: number;
+  private slot: number;
   /** The kernel heap's generation this detector's views were made in. */
   private generation = 0;
   private lin!: Int16Array;
@@ -482,11 +484,31 @@ export class DtmfDetector {
     } else {
       this.slot = -1;
       this.bufAt = -1;
-      this.lin = new Int16Array(LIN);
-      this.buf = new Float32Array(CAP);
-      this.views(new Float64Array(ST_WORDS));
+      this.ownMemory();
     }
     this.reset();
+  }
+
+  /**
+   * Gives its slot in the kernel's memory back now (when its call ends), not when it is collected.
+   * Still safe to use afterwards (it then starts again, in JavaScript, in memory of its own): a
+   * frame that reaches it late must not write into a slot that another detector holds by then.
+   */
+  release(): void {
+    if (this.slot < 0) return;
+    KERNEL!.slots.release(this, this.slot, SLOT_BYTES);
+    this.kernel = false;
+    this.slot = -1;
+    this.bufAt = -1;
+    this.ownMemory();
+    this.reset();
+  }
+
+  /** Its state in buffers of its own (not a slot in the kernel's memory). */
+  private ownMemory(): void {
+    this.lin = new Int16Array(LIN);
+    this.buf = new Float32Array(CAP);
+    this.views(new Float64Array(ST_WORDS));
   }
 
   /**

@@ -28,4 +28,9 @@ export class DtmfListener implements FrameSink {
     const key = this.detector.process(frame);
     if (key !== '') this.onKey(key);
   }
+
+  /** Its line has gone: see DtmfDetector.release. */
+  release(): void {
+    this.detector.release();
+  }
 }

@@ -177,6 +177,8 @@ const KERNEL: VadKernel | null = loadKernel('TELEGRAPH_VAD_KERNEL', new URL('./v
 
 /** Whether detectors use the WebAssembly kernel here (false: no WebAssembly SIMD, or TELEGRAPH_VAD_KERNEL=0). */
 export const VAD_KERNEL_AVAILABLE = KERNEL !== null;
+/** The kernel's memory, for tests and benchmarks that count its slots (null without the kernel). */
+export const VAD_KERNEL_MEMORY: KernelMemory | null = KERNEL?.slots ?? null;
 
 export interface SpeechDetectorOptions {
   /** Samples per frame (default 320 = 20 ms at 16 kHz). process() takes frames of exactly this size. */
@@ -548,7 +550,7 @@ export class SpeechDetector {
   private readonly onsetFrames: number;
   private readonly onsetMask: number;
   /** Whether filterFrame() runs in the WebAssembly kernel. */
-  private readonly kernel: boolean;
+  private kernel: boolean;
 
   private readonly p: BandParams;
   /**
@@ -558,8 +560,8 @@ export class SpeechDetector {
    * the detector's numbers (D_*), then the mid band's (300–3400 Hz: voiced speech) and the high
    * band's (3400–8000 Hz: fricatives such as s, f, sh, th) numbers and rings.
    */
-  private readonly mem: StateMemory;
-  private readonly at: number;
+  private mem: StateMemory;
+  private at: number;
   /** quietStates() of its parameters (null: its bands have no fixed point). */
   private readonly quiet: Int32Array | null;
   /**
@@ -610,12 +612,11 @@ export class SpeechDetector {
     }, opts.restShortcut ?? true));
     this.p = params;
     this.quiet = quietStates(params);
-    const bytes = 8 * (D_COUNT + 2 * params.words);
     // a slot in the kernel's memory, unless it cannot grow any more (then this one runs in JavaScript)
-    const slot = this.kernel ? KERNEL!.slots.alloc(this, bytes) : -1;
+    const slot = this.kernel ? KERNEL!.slots.alloc(this, this.stateBytes()) : -1;
     if (slot < 0) {
       this.kernel = false;
-      this.mem = stateMemory(new ArrayBuffer(bytes));
+      this.mem = this.ownMemory();
       this.at = 0;
     } else {
       this.mem = KERNEL!.state;
@@ -623,6 +624,29 @@ export class SpeechDetector {
     }
     this.mem.f64[this.at + D_INV_POWER] = 1 / (fs * FULL_SCALE_POWER);
     this.reset();
+  }
+
+  /**
+   * Gives its slot in the kernel's memory back now (when its call ends), not when it is collected.
+   * Still safe to use afterwards (it then starts again, in JavaScript, in memory of its own): a
+   * frame that reaches it late must not write into a slot that another detector holds by then.
+   */
+  release(): void {
+    if (!this.kernel) return;
+    KERNEL!.slots.release(this, this.at * 8, this.stateBytes());
+    this.kernel = false;
+    this.mem = this.ownMemory();
+    this.at = 0;
+    this.mem.f64[D_INV_POWER] = 1 / (this.frameSamples * FULL_SCALE_POWER);
+    this.reset();
+  }
+
+  private stateBytes(): number {
+    return 8 * (D_COUNT + 2 * this.p.words);
+  }
+
+  private ownMemory(): StateMemory {
+    return stateMemory(new ArrayBuffer(this.stateBytes()));
   }
 
   /**
