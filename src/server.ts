@@ -212,7 +212,7 @@ export class Telegraph {
     const recordings = new ResponseRecordings(dataDir, publicUrl, config.media.recordingTokenSeconds, config.media.recordingRetentionMs);
     const media = new CallMedia(engine, calls, prompts, recordings, () => new SpeechDetector(), log.child({ component: 'media' }));
     calls.useMedia(media);
-    const virtual = new VirtualEndpoints(directory, calls, { media, prompts, earSeconds: config.media.virtualEarSeconds });
+    const virtual = new VirtualEndpoints(directory, calls, { media, prompts, earSeconds: config.media.virtualEarSeconds, earBytes: config.media.virtualEarMemoryMB * 1_048_576 });
     calls.registerDriver('virtual', virtual);
 
     // ACS call recording: chunks in Telegraph's blob store (or the application's Azure container).

@@ -207,6 +207,8 @@ export const configSchema = z
         recordingTokenSeconds: z.number().int().min(10).max(86_400).default(15 * 60),
         /** How much of what it hears each virtual user keeps (downloadable through the simulator). */
         virtualEarSeconds: z.number().int().min(0).max(3600).default(120),
+        /** What all virtual users keep of what they heard, together, MB (the oldest calls' audio goes first). */
+        virtualEarMemoryMB: z.number().int().min(0).max(65_536).default(256),
       })
       .strict()
       .default({}),

@@ -6,6 +6,15 @@ import { FRAME_SAMPLES, SAMPLE_RATE, type FrameSink } from './MediaFormat.ts';
 // made every recording cost 160 KB from its first frame).
 const BLOCK_FRAMES = 50;
 const BLOCK_SAMPLES = BLOCK_FRAMES * FRAME_SAMPLES;
+export const RECORDER_BLOCK_BYTES = BLOCK_SAMPLES * 2;
+
+/** A bound on the blocks of a group of recorders (see VirtualEars): asked before each new block. */
+export interface RecorderBudget {
+  /** Whether `r` may take one more block (false: it records no more). */
+  take(r: Recorder): boolean;
+  /** `r` gave back `blocks` it had taken (release()). */
+  give(blocks: number): void;
+}
 
 /**
  * Blocks given back by release(), for the next recordings: at 1,000 calls recording, new blocks
@@ -23,7 +32,7 @@ const COLLECTED = new FinalizationRegistry<{ n: number }>((held) => {
 
 /** The recorders' memory: blocks held by recordings, and blocks in the pool (each `blockBytes`). */
 export function recorderMemory(): { heldBlocks: number; pooledBlocks: number; blockBytes: number } {
-  return { heldBlocks: blocksHeld, pooledBlocks: POOL.length, blockBytes: BLOCK_SAMPLES * 2 };
+  return { heldBlocks: blocksHeld, pooledBlocks: POOL.length, blockBytes: RECORDER_BLOCK_BYTES };
 }
 
 export class Recorder implements FrameSink {
@@ -38,7 +47,11 @@ export class Recorder implements FrameSink {
   /** Set when the bound was reached: later frames are not kept. */
   full = false;
 
-  constructor(private readonly maxFrames: number) {
+  constructor(
+    private readonly maxFrames: number,
+    /** Asked before each new block (a recorder kept without its own bound: release() it when done). */
+    private readonly budget: RecorderBudget | null = null,
+  ) {
     COLLECTED.register(this, this.held);
   }
 
@@ -56,6 +69,10 @@ export class Recorder implements FrameSink {
     }
     let cur = this.cur;
     if (cur === null || this.at === BLOCK_SAMPLES) {
+      if (this.budget !== null && !this.budget.take(this)) {
+        this.full = true;
+        return;
+      }
       cur = POOL.pop() ?? new Int16Array(BLOCK_SAMPLES);
       this.blocks.push(cur);
       this.held.n++;
@@ -115,6 +132,7 @@ export class Recorder implements FrameSink {
   release(): void {
     for (const b of this.blocks) if (POOL.length < POOL_MAX) POOL.push(b);
     blocksHeld -= this.held.n;
+    this.budget?.give(this.held.n);
     this.held.n = 0;
     this.blocks.length = 0;
     this.cur = null;

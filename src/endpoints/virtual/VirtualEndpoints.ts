@@ -11,7 +11,7 @@ import type { ScriptStep } from '../../config/ConfigSchema.ts';
 import type { CallMedia, PromptSource } from '../../calls/CallMedia.ts';
 import type { MediaLeg } from '../../media/MediaLeg.ts';
 import { msToFrames } from '../../media/MediaFormat.ts';
-import { Recorder } from '../../media/Recorder.ts';
+import { EARS_KEPT_PER_USER, VirtualEars } from './VirtualEars.ts';
 import { DtmfListener } from '../../media/dtmf/DtmfListener.ts';
 import { NoiseSound, ToneSound } from '../../media/Tones.ts';
 import { parseWavInSlices, writeWav } from '../../media/audio/Wav.ts';
@@ -46,30 +46,30 @@ export interface VirtualAudioOptions {
   prompts: PromptSource;
   /** Seconds of what it hears each virtual user keeps per call. */
   earSeconds: number;
+  /** Bytes of what they heard all virtual users keep together (the oldest calls' go first). */
+  earBytes: number;
 }
-
-/** Ears are kept for this many of a user's most recent calls (the audio is what costs memory). */
-const EARS_KEPT_PER_USER = 10;
 
 class VirtualUserState {
   readonly calls = new Map<string, SimCall>();
   readonly participants = new Map<string, Participant>();
   readonly events: SimEvent[] = [];
   seq = 0;
-  /** Participant ids whose ears (VirtualEndpoints.ears) are kept, oldest first. */
-  readonly ears: string[] = [];
 }
 
 export class VirtualEndpoints implements EndpointDriver {
   private readonly users = new Map<string, VirtualUserState>();
 
-  private readonly ears = new Map<string, { recorder: Recorder; participant: Participant }>();
+  /** What they heard (null without audio). */
+  readonly ears: VirtualEars | null;
 
   constructor(
     private readonly directory: Directory,
     private readonly calls: CallService,
     private readonly audio: VirtualAudioOptions | null = null,
-  ) {}
+  ) {
+    this.ears = audio ? new VirtualEars(msToFrames(audio.earSeconds * 1000), audio.earBytes) : null;
+  }
 
   private state(userId: string): VirtualUserState {
     let s = this.users.get(userId);
@@ -166,13 +166,7 @@ export class VirtualEndpoints implements EndpointDriver {
   mediaAttached(p: Participant, leg: MediaLeg): void {
     const user = this.userOf(p);
     if (!user || !this.audio) return;
-    if (this.audio.earSeconds > 0) {
-      const recorder = new Recorder(msToFrames(this.audio.earSeconds * 1000));
-      leg.addSink(recorder);
-      if (!this.ears.has(p.id)) this.state(user.id).ears.push(p.id);
-      this.ears.set(p.id, { recorder, participant: p });
-      this.trimEars(user.id);
-    }
+    this.ears?.listen(user.id, p.id, leg);
     leg.addSink(new DtmfListener((key) => this.record(user.id, p.id, 'dtmfHeard', { key })));
   }
 
@@ -185,13 +179,6 @@ export class VirtualEndpoints implements EndpointDriver {
   }
 
   private readonly scripted = new WeakSet<Participant>();
-
-  /** Keeps the recordings of what the user heard for its most recent calls only. */
-  private trimEars(userId: string): void {
-    // O(1) per call: the user's own list, not a scan of every user's ears.
-    const mine = this.state(userId).ears;
-    while (mine.length > EARS_KEPT_PER_USER) this.ears.delete(mine.shift()!);
-  }
 
   /** Plays a script's steps one after the other on the participant's voice. */
   private async runScript(userId: string, p: Participant, steps: ScriptStep[]): Promise<void> {
@@ -282,9 +269,11 @@ export class VirtualEndpoints implements EndpointDriver {
   /** What the user heard in a call, as a 16 kHz mono WAV. */
   heard(userId: string, callId: string): Uint8Array {
     this.require(userId, callId);
-    const ear = this.ears.get(callId);
-    if (!ear) throw new SimulatorError(404, `no audio is kept for call ${callId} (only the ${EARS_KEPT_PER_USER} most recent calls of a user, and only with media.virtualEarSeconds > 0)`);
-    return writeWav(ear.recorder.samples(), 16000, 1);
+    const heard = this.ears?.heard(callId);
+    if (!heard) {
+      throw new SimulatorError(404, `no audio is kept for call ${callId}: a user keeps what it heard in its ${EARS_KEPT_PER_USER} most recent calls, all users within media.virtualEarMemoryMB (the oldest calls' dropped first), and only with media.virtualEarSeconds > 0`);
+    }
+    return writeWav(heard, 16000, 1);
   }
 
   observe(p: Participant, event: string, detail?: Record<string, unknown>): void {
