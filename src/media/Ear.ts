@@ -62,9 +62,9 @@ export class Ear implements SinkHolder {
     return remove(this.sinks, s);
   }
 
-  /** See FrameSink.release: the sinks it writes to are the leg's. */
-  release(): void {
-    for (const s of this.sinks) s.release?.();
+  /** See FrameSink.legClosed: the sinks it writes to are the leg's. */
+  legClosed(): void {
+    for (const s of this.sinks) s.legClosed?.();
   }
 
   /** Gives the leg its sinks back and drops whatever was queued for this participant. */

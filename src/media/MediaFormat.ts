@@ -31,9 +31,9 @@ export interface FrameSink {
   /**
    * Optional: the leg it listens on has gone (MediaLeg.close). It gives back now what it holds that
    * the collector would give back late or never (a DTMF detector's slot in its kernel's memory),
-   * and stays safe to write to.
+   * and stays safe to write to. (What it recorded stays: a Recorder's audio outlives its leg.)
    */
-  release?(): void;
+  legClosed?(): void;
 }
 
 /** A frame of silence, shared: never written. */

@@ -95,14 +95,14 @@ export class MediaLeg {
   }
 
   /**
-   * The leg has gone (see MediaSession.removeLeg): its taps and sinks give back what they hold (see
-   * FrameSink.release). They are left in place: a late frame still finds them safe to write to.
+   * The leg has gone (see MediaSession.removeLeg): its taps and sinks are told (FrameSink.legClosed).
+   * They are left in place: a late frame still finds them safe to write to.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.taps) t.release?.();
-    for (const s of this.sinks) s.release?.();
+    for (const t of this.taps) t.legClosed?.();
+    for (const s of this.sinks) s.legClosed?.();
   }
 
   /** Keeps the first two of each list in fields (see the tick methods). */

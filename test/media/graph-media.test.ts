@@ -487,6 +487,10 @@ describe('service-hosted media, end to end with real audio', { concurrency: true
     await until('the recording to be deleted after the retention', 3000, async () => (await download(d.recordingLocation, d.recordingAccessToken)).status === 404, 20);
     assert.ok(Date.now() - hangUp >= 995, `deleted ${Date.now() - hangUp} ms after the hang-up: only after the retention (1 s)`);
     await hook.waitForState(s.callId, 'terminated', 3000);
+    // What the user heard outlives its call (a leg's end tells its sinks; a recorder keeps its audio).
+    const after = await ear(s, u);
+    assert.ok(after.length >= heard.length, `${after.length} samples heard, downloaded after the call`);
+    assertNear(runMs(longestToneRun(after, 1000, 'beep')), 300, 60, 'beep duration heard, after the call (ms)');
   });
 
   // ---------------------------------------------------------------- 3. completion reasons

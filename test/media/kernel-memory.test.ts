@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { DTMF_KERNEL_MEMORY, DtmfDetector } from '../../src/media/dtmf/DtmfDetector.ts';
 import { VAD_KERNEL_MEMORY, SpeechDetector } from '../../src/media/vad/SpeechDetector.ts';
 import { Ear } from '../../src/media/Ear.ts';
+import { Recorder } from '../../src/media/Recorder.ts';
 import { MediaSession } from '../../src/media/MediaSession.ts';
 import { FRAME_SAMPLES, type FrameSink } from '../../src/media/MediaFormat.ts';
 import { RECORD_DEFAULTS, callMediaBench, nextTurn } from '../helpers/callMedia.ts';
@@ -88,14 +89,14 @@ test('a call\'s detectors give their kernel slots back when its audio ends, with
   assert.deepEqual([dtmf.inUse, vad.inUse], before, 'both given back as the call ends');
 });
 
-/** A sink that counts its frames and its releases. */
+/** A sink that counts its frames and the times it was told its leg closed. */
 class CountingSink implements FrameSink {
   frames = 0;
   released = 0;
   write(): void {
     this.frames++;
   }
-  release(): void {
+  legClosed(): void {
     this.released++;
   }
 }
@@ -115,7 +116,7 @@ test('a sink removed from a leg whose sinks an Ear took over hears no more of it
   assert.deepEqual([endpoint.frames, recording.frames], [2, 1], 'the stopped recording is no longer written to, nor held');
 });
 
-test('a leg that goes releases its taps and sinks, those behind an Ear too, once', () => {
+test('a leg that goes tells its taps and sinks, those behind an Ear too, once; a recorder on it keeps its audio', () => {
   const session = new MediaSession('s');
   const leg = session.addLeg('a');
   const tap = new CountingSink(), held = new CountingSink(), after = new CountingSink();
@@ -123,7 +124,12 @@ test('a leg that goes releases its taps and sinks, those behind an Ear too, once
   leg.addSink(held);
   new Ear(leg);
   leg.addSink(after);
+  const recorder = new Recorder(100);
+  leg.addSink(recorder);
+  recorder.write(new Int16Array(FRAME_SAMPLES).fill(9));
   session.removeLeg(leg);
   session.removeLeg(leg);
   assert.deepEqual([tap.released, held.released, after.released], [1, 1, 1]);
+  assert.equal(recorder.frameCount, 1, 'what a recorder holds outlives its leg (a virtual user\'s ear, a recording being written)');
+  assert.equal(recorder.samples()[0], 9);
 });

@@ -29,8 +29,8 @@ export class DtmfListener implements FrameSink {
     if (key !== '') this.onKey(key);
   }
 
-  /** Its line has gone: see DtmfDetector.release. */
-  release(): void {
+  /** See FrameSink.legClosed: its detector's kernel slot goes back (DtmfDetector.release). */
+  legClosed(): void {
     this.detector.release();
   }
 }
